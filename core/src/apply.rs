@@ -1,0 +1,375 @@
+//! `apply_block`: header checks, per-transaction execution with rollback, and
+//! block-end processing (timers, timeouts, assignment, epochs, roots, anchors).
+
+use crate::anchor::anchor_at;
+use crate::block::{tx_root, Block, Header};
+use crate::commit::tree::{leaf_hash, reference_root};
+use crate::events::Event;
+use crate::outcome::{BlockError, BlockOutcome, CheckError, Receipt, TxError, TxStatus};
+use crate::state::State;
+use crate::tasks::TaskStatus;
+use crate::tx::{Action, AuthError, VerifiedTx};
+use crate::types::{Address, Hash, TaskId};
+
+/// What a transaction handler sees: a private copy of the state that is dropped
+/// if the handler fails.
+pub(crate) struct Ctx<'a> {
+    pub state: &'a mut State,
+    pub header: &'a Header,
+    pub signer: Address,
+    pub nonce: u64,
+    pub events: Vec<Event>,
+}
+
+/// What block-end processing sees.
+pub(crate) struct EndCtx<'a> {
+    pub state: &'a mut State,
+    pub header: &'a Header,
+    pub events: Vec<Event>,
+    /// Results finalised in this block, in finalisation order.
+    pub results: Vec<(TaskId, Hash)>,
+}
+
+/// Applies a block, verifying every signature one by one.
+pub fn apply_block(state: &State, block: &Block) -> Result<(State, BlockOutcome), BlockError> {
+    let verified: Vec<Result<VerifiedTx, AuthError>> = block.txs.iter().map(|t| t.verify()).collect();
+    apply_verified_block(state, block, verified)
+}
+
+/// Applies a block whose signatures the caller already checked (e.g. in
+/// batches on many cores). `verified[i]` must be the verdict for `block.txs[i]`.
+pub fn apply_verified_block(
+    state: &State,
+    block: &Block,
+    verified: Vec<Result<VerifiedTx, AuthError>>,
+) -> Result<(State, BlockOutcome), BlockError> {
+    check_header(state, &block.header)?;
+    if tx_root(&block.txs) != block.header.tx_root {
+        return Err(BlockError::TxRootMismatch);
+    }
+    if verified.len() != block.txs.len() {
+        return Err(BlockError::TxCountMismatch {
+            expected: block.txs.len() as u64,
+            got: verified.len() as u64,
+        });
+    }
+    let mut next = state.clone();
+    let mut receipts = Vec::with_capacity(verified.len());
+    for (signed, v) in block.txs.iter().zip(verified) {
+        let receipt = match v {
+            Ok(tx) => apply_tx(&mut next, &block.header, &tx),
+            Err(e) => Receipt {
+                tx: signed.hash(),
+                status: TxStatus::Rejected(CheckError::Auth(e)),
+                fee: 0,
+                events: Vec::new(),
+            },
+        };
+        next.globals.receipts_processed += 1;
+        receipts.push(receipt);
+    }
+    let (end_events, results_root, anchor) = end_block(&mut next, &block.header);
+    next.tip = crate::state::Tip {
+        height: block.header.height,
+        block_id: block.header.id(),
+        time_ms: block.header.time_ms,
+    };
+    let outcome = BlockOutcome {
+        height: block.header.height,
+        block_id: block.header.id(),
+        receipts,
+        end_events,
+        state_root: next.state_root,
+        results_root,
+        anchor,
+    };
+    Ok((next, outcome))
+}
+
+/// Stateless-against-the-block header rules.
+pub fn check_header(state: &State, h: &Header) -> Result<(), BlockError> {
+    if h.chain_id != state.chain_id {
+        return Err(BlockError::WrongChain {
+            expected: state.chain_id.clone(),
+            got: h.chain_id.clone(),
+        });
+    }
+    if Some(h.height) != state.tip.height.checked_add(1) {
+        return Err(BlockError::WrongHeight {
+            expected_prev: state.tip.height,
+            got: h.height,
+        });
+    }
+    if h.parent != state.tip.block_id {
+        return Err(BlockError::WrongParent {
+            expected: state.tip.block_id,
+            got: h.parent,
+        });
+    }
+    if h.time_ms < state.tip.time_ms {
+        return Err(BlockError::TimeWentBackwards {
+            last: state.tip.time_ms,
+            got: h.time_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Mempool admission: would this transaction be chargeable on `state` now?
+pub fn check_tx(state: &State, tx: &VerifiedTx) -> Result<(), CheckError> {
+    if tx.body.chain_id != state.chain_id {
+        return Err(CheckError::WrongChain {
+            expected: state.chain_id.clone(),
+            got: tx.body.chain_id.clone(),
+        });
+    }
+    let acct = state.account(&tx.signer);
+    if tx.body.nonce != acct.nonce {
+        return Err(CheckError::BadNonce {
+            expected: acct.nonce,
+            got: tx.body.nonce,
+        });
+    }
+    let fee = state.config.tx_fee;
+    if acct.balance < fee {
+        return Err(CheckError::CannotPayFee {
+            balance: acct.balance,
+            fee,
+        });
+    }
+    Ok(())
+}
+
+/// Charges fee and nonce, then runs the action on a copy that is kept only on success.
+fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
+    if let Err(e) = check_tx(state, tx) {
+        return Receipt {
+            tx: tx.hash,
+            status: TxStatus::Rejected(e),
+            fee: 0,
+            events: Vec::new(),
+        };
+    }
+    let fee = state.config.tx_fee;
+    let mut acct = state.account(&tx.signer);
+    acct.balance -= fee;
+    acct.nonce += 1;
+    state.accounts.insert(tx.signer, acct);
+    state.globals.fee_pot = state.globals.fee_pot.saturating_add(fee);
+    let fee_event = Event::FeePaid {
+        payer: tx.signer,
+        amount: fee,
+    };
+
+    let mut scratch = state.clone();
+    let mut ctx = Ctx {
+        state: &mut scratch,
+        header,
+        signer: tx.signer,
+        nonce: tx.body.nonce,
+        events: vec![fee_event.clone()],
+    };
+    match dispatch(&mut ctx, tx.body.action.clone()) {
+        Ok(()) => {
+            let events = std::mem::take(&mut ctx.events);
+            *state = scratch;
+            Receipt {
+                tx: tx.hash,
+                status: TxStatus::Applied,
+                fee,
+                events,
+            }
+        }
+        Err(e) => Receipt {
+            tx: tx.hash,
+            status: TxStatus::Failed(e),
+            fee,
+            events: vec![fee_event],
+        },
+    }
+}
+
+fn dispatch(ctx: &mut Ctx, action: Action) -> Result<(), TxError> {
+    use crate::{accounts, mining, models, optimistic, providers, tasks};
+    match action {
+        Action::Transfer { to, amount } => accounts::transfer(ctx, to, amount),
+        Action::RegisterModel {
+            id,
+            weights_hash,
+            task_types,
+            context_length,
+        } => models::register(ctx, id, weights_hash, task_types, context_length),
+        Action::RetireModel { id } => models::retire(ctx, id),
+        Action::RegisterProvider {
+            endpoint,
+            gpus,
+            models,
+            bond,
+            attestation,
+        } => providers::register(ctx, endpoint, gpus, models, bond, attestation),
+        Action::TopUpBond { provider, amount } => providers::top_up(ctx, provider, amount),
+        Action::Unbond { provider } => providers::unbond(ctx, provider),
+        Action::WithdrawBond { provider } => providers::withdraw(ctx, provider),
+        Action::Attest {
+            provider,
+            attestation,
+        } => providers::attest(ctx, provider, attestation),
+        Action::SubmitTask {
+            model,
+            task_type,
+            input_hash,
+            inline_input,
+            fee,
+            redundancy,
+        } => tasks::submit(
+            ctx,
+            tasks::Submission {
+                model,
+                task_type,
+                input_hash,
+                inline_input,
+                fee,
+                redundancy,
+            },
+        ),
+        Action::SubmitResult {
+            task,
+            provider,
+            output_hash,
+            inline_output,
+            compute_time_ms,
+        } => optimistic::submit_result(
+            ctx,
+            optimistic::ResultPost {
+                task,
+                provider,
+                output_hash,
+                inline_output,
+                compute_time_ms,
+            },
+        ),
+        Action::Challenge { task } => optimistic::challenge(ctx, task),
+        Action::CommitOutput {
+            task,
+            provider,
+            commitment,
+        } => route_commit(ctx, task, provider, commitment),
+        Action::RevealOutput {
+            task,
+            provider,
+            output_hash,
+            salt,
+        } => route_reveal(ctx, task, provider, output_hash, salt),
+        Action::ClaimRewards { provider } => mining::claim(ctx, provider),
+    }
+}
+
+fn committee_task(ctx: &Ctx, task: &TaskId, provider: &crate::types::ProviderId) -> Result<crate::tasks::Task, TxError> {
+    ctx.state.owned_provider(provider, &ctx.signer)?;
+    ctx.state.tasks.get(task).cloned().ok_or(TxError::UnknownTask)
+}
+
+fn route_commit(ctx: &mut Ctx, task: TaskId, provider: crate::types::ProviderId, c: Hash) -> Result<(), TxError> {
+    let t = committee_task(ctx, &task, &provider)?;
+    match t.status {
+        TaskStatus::Disputed => crate::dispute::commit(ctx, t, provider, c),
+        TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::commit(ctx, t, provider, c),
+        other => Err(TxError::WrongTaskStatus {
+            status: other.name().to_string(),
+        }),
+    }
+}
+
+fn route_reveal(
+    ctx: &mut Ctx,
+    task: TaskId,
+    provider: crate::types::ProviderId,
+    out: Hash,
+    salt: Hash,
+) -> Result<(), TxError> {
+    let t = committee_task(ctx, &task, &provider)?;
+    match t.status {
+        TaskStatus::Disputed => crate::dispute::reveal(ctx, t, provider, out, salt),
+        TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::reveal(ctx, t, provider, out, salt),
+        other => Err(TxError::WrongTaskStatus {
+            status: other.name().to_string(),
+        }),
+    }
+}
+
+/// Block-end processing. Returns the end events, the results root and any anchor.
+fn end_block(state: &mut State, header: &Header) -> (Vec<Event>, Hash, Option<crate::anchor::Anchor>) {
+    let mut end = EndCtx {
+        state,
+        header,
+        events: Vec::new(),
+        results: Vec::new(),
+    };
+    crate::mining::roll_epoch(&mut end);
+    fire_timers(&mut end);
+    let now = header.time_ms;
+    crate::tasks::expire_pending(end.state, now, &mut end.events);
+    crate::assignment::assign_pending(end.state, header, &mut end.events);
+    pay_proposer(&mut end);
+
+    let results_root = results_root(&end.results);
+    let EndCtx { state, events, .. } = end;
+    state.globals.unanchored_results_roots.push(results_root);
+    state.commit_roots();
+    let anchor = anchor_at(
+        &state.config.host_chain_id,
+        state.config.merkle_anchor_freq,
+        header.height,
+        state.state_root,
+        &state.globals.unanchored_results_roots,
+    );
+    if anchor.is_some() {
+        state.globals.unanchored_results_roots.clear();
+        // The cleared list is part of the globals leaf: recommit so the root
+        // reported for this block is the root of the state that follows it.
+        state.commit_roots();
+    }
+    (events, results_root, anchor)
+}
+
+/// Every timer due at or before this height, in (height, task) order.
+fn fire_timers(end: &mut EndCtx) {
+    let due: Vec<(u64, TaskId)> = end
+        .state
+        .timers
+        .range(..=(end.header.height, TaskId([0xff; 32])))
+        .map(|(k, _)| *k)
+        .collect();
+    for key in due {
+        end.state.timers.remove(&key);
+        let Some(mut task) = end.state.tasks.get(&key.1).cloned() else {
+            continue;
+        };
+        task.timer = None;
+        end.state.put_task(task.clone());
+        match task.status {
+            TaskStatus::Disputed => crate::dispute::on_timer(end, task),
+            TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::on_timer(end, task),
+            _ => crate::optimistic::on_timer(end, task),
+        }
+    }
+}
+
+fn pay_proposer(end: &mut EndCtx) {
+    let amount = std::mem::take(&mut end.state.globals.fee_pot);
+    if amount == 0 {
+        return;
+    }
+    let proposer = end.header.proposer;
+    let _ = end.state.credit(&proposer, amount);
+    end.events.push(Event::ProposerPaid { proposer, amount });
+}
+
+/// Leaves `leaf_hash(task_id, output_hash)` in finalisation order.
+pub fn results_leaves(results: &[(TaskId, Hash)]) -> Vec<Hash> {
+    results.iter().map(|(t, h)| leaf_hash(&t.0, h)).collect()
+}
+
+pub fn results_root(results: &[(TaskId, Hash)]) -> Hash {
+    reference_root(&results_leaves(results))
+}

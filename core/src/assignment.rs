@@ -1,0 +1,139 @@
+//! Block-end assignment of pending tasks to providers: a deterministic draw from
+//! the header seed and the task id, weighted by bond.
+//!
+//! Why it resists gaming: the seed comes from the consensus engine and only
+//! tasks admitted in an earlier block are assigned, so neither the submitter nor
+//! anything in the same block can steer the draw; weight is proportional to bond,
+//! so splitting one bond across identities never raises the odds.
+
+use crate::block::Header;
+use crate::config::VerificationMode;
+use crate::events::Event;
+use crate::state::State;
+use crate::tasks::TaskStatus;
+use crate::types::{Address, Amount, Hash, ProviderId, TaskId};
+
+/// A provider that may be drawn, with its owner and weight.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    pub id: ProviderId,
+    pub owner: Address,
+    pub weight: Amount,
+}
+
+/// Uniform-ish u128 from the seed, the task and a counter (bias < weight/2^128).
+fn draw_value(domain: &str, seed: &Hash, task: &TaskId, round: u64) -> u128 {
+    let mut h = blake3::Hasher::new_derive_key(domain);
+    h.update(seed);
+    h.update(&task.0);
+    h.update(&round.to_le_bytes());
+    let out = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&out.as_bytes()[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// Draws up to `count` candidates of distinct owners without replacement,
+/// weighted by `weight`. Candidates must be in a canonical order (by id).
+pub(crate) fn weighted_draw(
+    domain: &str,
+    mut candidates: Vec<Candidate>,
+    seed: &Hash,
+    task: &TaskId,
+    count: u32,
+) -> Vec<ProviderId> {
+    let mut chosen = Vec::new();
+    let mut round = 0u64;
+    while (chosen.len() as u64) < u64::from(count) {
+        let total: u128 = candidates.iter().fold(0u128, |a, c| a.saturating_add(c.weight));
+        if total == 0 {
+            break;
+        }
+        let mut target = draw_value(domain, seed, task, round) % total;
+        round += 1;
+        let Some(pos) = candidates.iter().position(|c| {
+            if target < c.weight {
+                true
+            } else {
+                target -= c.weight;
+                false
+            }
+        }) else {
+            break;
+        };
+        let pick = candidates.swap_remove(pos);
+        candidates.retain(|c| c.owner != pick.owner);
+        // swap_remove broke the order; restore it so later rounds stay canonical.
+        candidates.sort_by_key(|c| c.id);
+        chosen.push(pick.id);
+    }
+    chosen
+}
+
+impl State {
+    /// Eligible providers for a task, in id order, minus the excluded owners.
+    pub(crate) fn candidates(&self, task: &TaskId, exclude: &[Address], now_ms: u64) -> Vec<Candidate> {
+        let Some(t) = self.tasks.get(task) else {
+            return Vec::new();
+        };
+        let collateral = t.terms.collateral;
+        self.providers
+            .values()
+            .filter(|p| !exclude.contains(&p.owner))
+            .filter(|p| self.is_eligible(p, &t.model, collateral, now_ms))
+            .map(|p| Candidate {
+                id: p.id,
+                owner: p.owner,
+                weight: p.bond,
+            })
+            .collect()
+    }
+}
+
+/// Gives every pending task admitted before this block to a provider, oldest first.
+pub(crate) fn assign_pending(state: &mut State, header: &Header, events: &mut Vec<Event>) {
+    let pending: Vec<TaskId> = state.queue.values().copied().collect();
+    for id in pending {
+        let Some(task) = state.tasks.get(&id).cloned() else {
+            continue;
+        };
+        if task.created_height >= header.height || task.status != TaskStatus::Pending {
+            continue;
+        }
+        match task.terms.mode {
+            VerificationMode::MultiPartyRedundant => {
+                crate::redundant::assign(state, task, header, events)
+            }
+            VerificationMode::Optimistic | VerificationMode::TeeAttested => {
+                assign_single(state, task, header, events)
+            }
+        }
+    }
+}
+
+fn assign_single(state: &mut State, mut task: crate::tasks::Task, header: &Header, events: &mut Vec<Event>) {
+    let candidates = state.candidates(&task.id, &[], header.time_ms);
+    let Some(pid) = weighted_draw("aivm v1 assign", candidates, &header.seed, &task.id, 1)
+        .into_iter()
+        .next()
+    else {
+        return; // no eligible provider: the task waits (until its timeout)
+    };
+    let Some(mut p) = state.providers.get(&pid).cloned() else {
+        return;
+    };
+    p.open_tasks += 1;
+    state.providers.insert(pid, p);
+    state.dequeue(&mut task);
+    let deadline = header.height.saturating_add(task.terms.result_deadline_blocks);
+    task.status = TaskStatus::Assigned;
+    task.provider = Some(pid);
+    task.deadline = Some(deadline);
+    state.set_timer(&mut task, Some(deadline));
+    events.push(Event::TaskAssigned {
+        task: task.id,
+        provider: pid,
+        deadline_height: deadline,
+    });
+    state.put_task(task);
+}
