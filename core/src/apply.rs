@@ -43,6 +43,18 @@ pub fn apply_verified_block(
     block: &Block,
     verified: Vec<Result<VerifiedTx, AuthError>>,
 ) -> Result<(State, BlockOutcome), BlockError> {
+    apply_observed(state, block, verified, &mut |_, _| {})
+}
+
+/// Like [`apply_verified_block`], calling `observe` with the state after every
+/// transaction (with its receipt) and once more after block end (with `None`).
+/// Tests use it to check the invariants after every transaction.
+pub fn apply_observed(
+    state: &State,
+    block: &Block,
+    verified: Vec<Result<VerifiedTx, AuthError>>,
+    observe: &mut dyn FnMut(&State, Option<&Receipt>),
+) -> Result<(State, BlockOutcome), BlockError> {
     check_header(state, &block.header)?;
     if tx_root(&block.txs) != block.header.tx_root {
         return Err(BlockError::TxRootMismatch);
@@ -66,9 +78,11 @@ pub fn apply_verified_block(
             },
         };
         next.globals.receipts_processed += 1;
+        observe(&next, Some(&receipt));
         receipts.push(receipt);
     }
     let (end_events, results_root, anchor) = end_block(&mut next, &block.header);
+    observe(&next, None);
     next.tip = crate::state::Tip {
         height: block.header.height,
         block_id: block.header.id(),
@@ -248,7 +262,12 @@ fn dispatch(ctx: &mut Ctx, action: Action) -> Result<(), TxError> {
                 compute_time_ms,
             },
         ),
-        Action::Challenge { task } => optimistic::challenge(ctx, task),
+        Action::Challenge { task, claim } => optimistic::challenge(ctx, task, claim),
+        Action::RevealClaim {
+            task,
+            output_hash,
+            salt,
+        } => crate::dispute::reveal_claim(ctx, task, output_hash, salt),
         Action::CommitOutput {
             task,
             provider,

@@ -22,4 +22,8 @@ pub(crate) fn reveal(_ctx: &mut Ctx, _task: Task, _provider: ProviderId, _out: H
     Err(TxError::NotInCommittee)
 }
 
+pub(crate) fn reveal_claim(_ctx: &mut Ctx, _task: crate::types::TaskId, _out: Hash, _salt: Hash) -> Result<(), TxError> {
+    Err(TxError::NoCommitment)
+}
+
 pub(crate) fn on_timer(_end: &mut EndCtx, _task: Task) {}

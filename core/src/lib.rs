@@ -17,6 +17,7 @@ pub mod apply;
 pub mod assignment;
 pub mod attestation;
 pub mod block;
+pub mod chain;
 pub mod commit;
 pub mod config;
 pub mod dag;
@@ -40,7 +41,7 @@ pub mod tee;
 pub mod tx;
 pub mod types;
 
-pub use apply::{apply_block, apply_verified_block, check_header, check_tx};
+pub use apply::{apply_block, apply_observed, apply_verified_block, check_header, check_tx};
 pub use block::{Block, Header};
 pub use config::{Config, VerificationMode};
 pub use events::Event;

@@ -97,7 +97,7 @@ fn window_for(ctx: &Ctx, task: &Task, p: &crate::providers::Provider) -> u64 {
     }
 }
 
-pub(crate) fn challenge(ctx: &mut Ctx, id: TaskId) -> Result<(), TxError> {
+pub(crate) fn challenge(ctx: &mut Ctx, id: TaskId, claim: Hash) -> Result<(), TxError> {
     let mut task = ctx.state.tasks.get(&id).cloned().ok_or(TxError::UnknownTask)?;
     let Some(result) = task.result.clone() else {
         return Err(wrong_status(&task));
@@ -128,6 +128,8 @@ pub(crate) fn challenge(ctx: &mut Ctx, id: TaskId) -> Result<(), TxError> {
         challenger: ctx.signer,
         bond,
         opened_height: ctx.header.height,
+        claim,
+        revealed_claim: None,
     });
     crate::dispute::open(ctx, task)
 }

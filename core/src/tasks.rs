@@ -114,6 +114,9 @@ pub struct ChallengeInfo {
     pub challenger: Address,
     pub bond: Amount,
     pub opened_height: u64,
+    /// Commitment to the output the challenger claims is right.
+    pub claim: Hash,
+    pub revealed_claim: Option<Hash>,
 }
 
 /// One member of a committee: a referee of a dispute or a provider of an M-of-N task.

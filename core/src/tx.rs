@@ -83,9 +83,18 @@ pub enum Action {
         inline_output: Vec<u8>,
         compute_time_ms: u64,
     },
-    /// Opens a dispute on a posted result (optimistic and TEE modes).
+    /// Opens a dispute on a posted result. `claim` commits to the output the
+    /// challenger believes correct, bound to the challenger
+    /// (`dispute::claim_commitment`), so a copied challenge cannot earn the bounty.
     Challenge {
         task: TaskId,
+        claim: Hash,
+    },
+    /// The challenger opens its claim during the dispute's reveal phase.
+    RevealClaim {
+        task: TaskId,
+        output_hash: Hash,
+        salt: Hash,
     },
     /// A commitment to an output hash: by a referee of a dispute, or by a provider of an M-of-N task.
     CommitOutput {
@@ -119,6 +128,7 @@ impl Action {
             Action::SubmitTask { .. } => "submit_task",
             Action::SubmitResult { .. } => "submit_result",
             Action::Challenge { .. } => "challenge",
+            Action::RevealClaim { .. } => "reveal_claim",
             Action::CommitOutput { .. } => "commit_output",
             Action::RevealOutput { .. } => "reveal_output",
             Action::ClaimRewards { .. } => "claim_rewards",
@@ -265,7 +275,9 @@ impl VerifiedTx {
                 keys.push(K::Task(*task));
                 keys.push(K::Provider(*provider));
             }
-            Action::Challenge { task } => keys.push(K::Task(*task)),
+            Action::Challenge { task, .. } | Action::RevealClaim { task, .. } => {
+                keys.push(K::Task(*task))
+            }
         }
         keys.sort();
         keys.dedup();

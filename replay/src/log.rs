@@ -553,7 +553,7 @@ impl<W: LogSink> LogWriter<W> {
         let bytes = encode_frame(frame, self.offset)?;
         self.poisoned = true;
         self.sink.write_all(&bytes)?;
-        self.unsynced += 1;
+        self.unsynced = self.unsynced.saturating_add(1);
         let due = match self.policy {
             SyncPolicy::Never => false,
             SyncPolicy::EveryFrame => true,

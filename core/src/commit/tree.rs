@@ -200,7 +200,7 @@ pub fn reference_root(leaves: &[Hash]) -> Hash {
 // ---------------------------------------------------------------------------
 
 /// Merkle levels stored per page.
-const PAGE_HEIGHT: u32 = 4;
+const PAGE_HEIGHT: u32 = 5;
 /// Bottom nodes (leaves or child pages) per page.
 const FANOUT: usize = 1 << PAGE_HEIGHT;
 /// `FANOUT` as a `u64` (slot arithmetic).
