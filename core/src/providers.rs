@@ -11,6 +11,9 @@ use crate::state::State;
 use crate::tx::GpuInfo;
 use crate::types::{Address, Amount, Hash, ModelId, ProviderId};
 
+/// Bound on the model list of one provider (keeps entities and eligibility scans small).
+pub const MAX_MODELS_PER_PROVIDER: u32 = 16;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProviderStatus {
     Active,
@@ -149,9 +152,10 @@ fn check_listing(ctx: &Ctx, endpoint: &str, gpus: &[GpuInfo], models: &[ModelId]
             name_max: cfg.max_gpu_name_len,
         });
     }
-    let max_models = cfg.max_gpus.max(16);
-    if models.is_empty() || models.len() > max_models as usize {
-        return Err(TxError::BadModelList { max: max_models });
+    if models.is_empty() || models.len() > MAX_MODELS_PER_PROVIDER as usize {
+        return Err(TxError::BadModelList {
+            max: MAX_MODELS_PER_PROVIDER,
+        });
     }
     for m in models {
         match ctx.state.models.get(m) {

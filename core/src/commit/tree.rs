@@ -200,13 +200,13 @@ pub fn reference_root(leaves: &[Hash]) -> Hash {
 // ---------------------------------------------------------------------------
 
 /// Merkle levels stored per page.
-const PAGE_HEIGHT: u32 = 5;
+const PAGE_HEIGHT: u32 = 4;
 /// Bottom nodes (leaves or child pages) per page.
 const FANOUT: usize = 1 << PAGE_HEIGHT;
 /// `FANOUT` as a `u64` (slot arithmetic).
 const FANOUT_U64: u64 = FANOUT as u64;
 /// Deepest tree: `FANOUT^MAX_DEPTH >= 2^64`, so any `u64` slot count fits.
-const MAX_DEPTH: u32 = 64 / PAGE_HEIGHT;
+const MAX_DEPTH: u32 = 64u32.div_ceil(PAGE_HEIGHT);
 
 /// Complete binary subtree in heap order: `nodes[1]` is the page root,
 /// `nodes[2 * j]` and `nodes[2 * j + 1]` are the children of `nodes[j]`, the
@@ -313,7 +313,8 @@ fn update_page(page: &mut Page, level: u32, base: u64, changes: &[(u64, Hash)], 
             let mut rest = changes;
             while let Some(&(first, _)) = rest.first() {
                 let child_index = (first - base) >> shift;
-                let in_child = rest.partition_point(|&(slot, _)| (slot - base) >> shift == child_index);
+                let in_child =
+                    rest.partition_point(|&(slot, _)| (slot - base) >> shift == child_index);
                 let (mine, tail) = rest.split_at(in_child);
                 let c = child_index as usize;
                 debug_assert!(c < FANOUT);
@@ -526,7 +527,10 @@ impl FlatTree {
     ///
     /// [`TreeError::NoSuchSlot`] if `slot >= len`.
     pub fn proof(&self, slot: u64) -> Result<MerkleProof, TreeError> {
-        let missing = TreeError::NoSuchSlot { slot, len: self.len };
+        let missing = TreeError::NoSuchSlot {
+            slot,
+            len: self.len,
+        };
         if slot >= self.len {
             return Err(missing);
         }
@@ -540,7 +544,11 @@ impl FlatTree {
                 Page::Leaf(_) => break,
                 Page::Inner(inner) => {
                     let c = ((slot >> (PAGE_HEIGHT * level)) % FANOUT_U64) as usize;
-                    page = inner.children.get(c).and_then(Option::as_ref).ok_or(missing)?;
+                    page = inner
+                        .children
+                        .get(c)
+                        .and_then(Option::as_ref)
+                        .ok_or(missing)?;
                     level = level.checked_sub(1).ok_or(missing)?;
                 }
             }
@@ -615,8 +623,15 @@ mod tests {
             let ours = tree.proof(i as u64).unwrap();
             assert!(ours.verify(&root, &leaf), "our proof of {i}/{n}");
             let rs_proof = rs_tree.proof(&[i]);
-            assert!(rs_proof.verify(root, &[i], &[leaf], n), "rs proof of {i}/{n}");
-            assert_eq!(rs_proof.proof_hashes(), ours.siblings.as_slice(), "siblings of {i}/{n}");
+            assert!(
+                rs_proof.verify(root, &[i], &[leaf], n),
+                "rs proof of {i}/{n}"
+            );
+            assert_eq!(
+                rs_proof.proof_hashes(),
+                ours.siblings.as_slice(),
+                "siblings of {i}/{n}"
+            );
         }
     }
 
@@ -631,13 +646,22 @@ mod tests {
     fn hash_functions_match_spec() {
         let mut preimage = b"key".to_vec();
         preimage.extend_from_slice(b"value");
-        assert_eq!(leaf_hash(b"key", b"value"), *blake3::keyed_hash(&LEAF_KEY, &preimage).as_bytes());
+        assert_eq!(
+            leaf_hash(b"key", b"value"),
+            *blake3::keyed_hash(&LEAF_KEY, &preimage).as_bytes()
+        );
         let (a, b) = (h(1), h(2));
         let mut preimage = a.to_vec();
         preimage.extend_from_slice(&b);
         assert_eq!(preimage.len(), 64);
-        assert_eq!(node_hash(&a, &b), *blake3::keyed_hash(&NODE_KEY, &preimage).as_bytes());
-        assert_eq!(node_hash(&a, &b), <NodeHasher as rs_merkle::Hasher>::hash(&preimage));
+        assert_eq!(
+            node_hash(&a, &b),
+            *blake3::keyed_hash(&NODE_KEY, &preimage).as_bytes()
+        );
+        assert_eq!(
+            node_hash(&a, &b),
+            <NodeHasher as rs_merkle::Hasher>::hash(&preimage)
+        );
     }
 
     #[test]
@@ -648,7 +672,10 @@ mod tests {
         assert_eq!(tree.root(), EMPTY_ROOT);
         assert_eq!(reference_root(&[]), EMPTY_ROOT);
         assert_eq!(tree.leaf(0), None);
-        assert_eq!(tree.proof(0), Err(TreeError::NoSuchSlot { slot: 0, len: 0 }));
+        assert_eq!(
+            tree.proof(0),
+            Err(TreeError::NoSuchSlot { slot: 0, len: 0 })
+        );
         assert_eq!(tree.leaves(), Vec::<Hash>::new());
         let mut t = tree.clone();
         t.update(&[]).unwrap();
@@ -662,12 +689,18 @@ mod tests {
         let l = leaves(8);
         // Hand-written shapes.
         assert_eq!(FlatTree::from_leaves(&l[..1]).root(), l[0]);
-        assert_eq!(FlatTree::from_leaves(&l[..2]).root(), node_hash(&l[0], &l[1]));
+        assert_eq!(
+            FlatTree::from_leaves(&l[..2]).root(),
+            node_hash(&l[0], &l[1])
+        );
         let ab = node_hash(&l[0], &l[1]);
         assert_eq!(FlatTree::from_leaves(&l[..3]).root(), node_hash(&ab, &l[2]));
         let cd = node_hash(&l[2], &l[3]);
         let abcd = node_hash(&ab, &cd);
-        assert_eq!(FlatTree::from_leaves(&l[..5]).root(), node_hash(&abcd, &l[4]));
+        assert_eq!(
+            FlatTree::from_leaves(&l[..5]).root(),
+            node_hash(&abcd, &l[4])
+        );
         for n in [1u64, 2, 3, 5, 8] {
             let model = leaves(n);
             check(&FlatTree::from_leaves(&model), &model, true);
@@ -700,7 +733,8 @@ mod tests {
     fn growing_several_page_levels_in_one_batch() {
         let model = leaves(5000);
         let mut tree = FlatTree::from_leaves(&model[..3]);
-        let changes: Vec<(u64, Hash)> = (3u64..5000).rev().map(|i| (i, model[i as usize])).collect();
+        let changes: Vec<(u64, Hash)> =
+            (3u64..5000).rev().map(|i| (i, model[i as usize])).collect();
         tree.update(&changes).unwrap();
         check(&tree, &model, false);
         assert_eq!(tree, FlatTree::from_leaves(&model));
@@ -736,10 +770,23 @@ mod tests {
             p.siblings[0][0] ^= 1;
             assert!(!p.verify(&root, &leaf), "tampered sibling");
         }
-        assert_eq!(tree.proof(13), Err(TreeError::NoSuchSlot { slot: 13, len: 13 }));
+        assert_eq!(
+            tree.proof(13),
+            Err(TreeError::NoSuchSlot { slot: 13, len: 13 })
+        );
         // Degenerate proofs never panic.
-        for (slot, leaf_count) in [(0, 0), (5, 3), (u64::MAX, u64::MAX), (u64::MAX - 1, u64::MAX), (0, u64::MAX)] {
-            let p = MerkleProof { slot, leaf_count, siblings: vec![h(1); 70] };
+        for (slot, leaf_count) in [
+            (0, 0),
+            (5, 3),
+            (u64::MAX, u64::MAX),
+            (u64::MAX - 1, u64::MAX),
+            (0, u64::MAX),
+        ] {
+            let p = MerkleProof {
+                slot,
+                leaf_count,
+                siblings: vec![h(1); 70],
+            };
             assert!(!p.verify(&root, &model[0]));
         }
         // Single-leaf tree: empty proof.
@@ -754,7 +801,10 @@ mod tests {
         let model = leaves(10);
         let mut tree = FlatTree::from_leaves(&model);
         let before = tree.clone();
-        assert_eq!(tree.update(&[(11, h(1))]), Err(TreeError::Gap { slot: 11, len: 10 }));
+        assert_eq!(
+            tree.update(&[(11, h(1))]),
+            Err(TreeError::Gap { slot: 11, len: 10 })
+        );
         assert_eq!(tree, before);
         // Valid changes before the gap are not applied either.
         assert_eq!(
@@ -763,8 +813,27 @@ mod tests {
         );
         assert_eq!(tree, before);
         assert_eq!(tree.root(), reference_root(&model));
+        assert_eq!(
+            tree.update(&[(u64::MAX, h(1))]),
+            Err(TreeError::Gap {
+                slot: u64::MAX,
+                len: 10
+            })
+        );
+        assert_eq!(tree, before);
+        assert_eq!(tree.leaf(u64::MAX), None);
+        assert_eq!(
+            tree.proof(u64::MAX),
+            Err(TreeError::NoSuchSlot {
+                slot: u64::MAX,
+                len: 10
+            })
+        );
         let mut empty = FlatTree::new();
-        assert_eq!(empty.update(&[(1, h(1))]), Err(TreeError::Gap { slot: 1, len: 0 }));
+        assert_eq!(
+            empty.update(&[(1, h(1))]),
+            Err(TreeError::Gap { slot: 1, len: 0 })
+        );
         assert_eq!(empty, FlatTree::new());
         // Appends out of order are fine: they are applied in slot order.
         tree.update(&[(11, h(11)), (10, h(10))]).unwrap();
@@ -777,7 +846,14 @@ mod tests {
     fn duplicate_slots_last_wins() {
         let model = leaves(5);
         let mut tree = FlatTree::from_leaves(&model);
-        tree.update(&[(2, h(100)), (5, h(101)), (2, h(102)), (5, h(103)), (2, EMPTY_LEAF)]).unwrap();
+        tree.update(&[
+            (2, h(100)),
+            (5, h(101)),
+            (2, h(102)),
+            (5, h(103)),
+            (2, EMPTY_LEAF),
+        ])
+        .unwrap();
         let mut expected = model.clone();
         expected[2] = EMPTY_LEAF;
         expected.push(h(103));
@@ -803,15 +879,27 @@ mod tests {
 
     #[derive(Clone, Debug)]
     enum Op {
-        Append { empty: bool, seed: u64 },
-        Overwrite { slot_seed: u64, empty: bool, seed: u64 },
+        Append {
+            empty: bool,
+            seed: u64,
+        },
+        Overwrite {
+            slot_seed: u64,
+            empty: bool,
+            seed: u64,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (any::<bool>(), any::<u64>()).prop_map(|(empty, seed)| Op::Append { empty, seed }),
-            (any::<u64>(), prop::bool::weighted(0.2), any::<u64>())
-                .prop_map(|(slot_seed, empty, seed)| Op::Overwrite { slot_seed, empty, seed }),
+            (any::<u64>(), prop::bool::weighted(0.2), any::<u64>()).prop_map(
+                |(slot_seed, empty, seed)| Op::Overwrite {
+                    slot_seed,
+                    empty,
+                    seed
+                }
+            ),
         ]
     }
 
