@@ -333,21 +333,21 @@ fn end_block(state: &mut State, header: &Header) -> (Vec<Event>, Hash, Option<cr
 
     let results_root = results_root(&end.results);
     let EndCtx { state, events, .. } = end;
+    let freq = state.config.merkle_anchor_freq;
+    // The list restarts in the block after an anchor (not in the anchoring block
+    // itself), so an anchor's state root is exactly its block's state root.
+    if freq > 0 && header.height > 1 && (header.height - 1) % freq == 0 {
+        state.globals.unanchored_results_roots.clear();
+    }
     state.globals.unanchored_results_roots.push(results_root);
     state.commit_roots();
     let anchor = anchor_at(
         &state.config.host_chain_id,
-        state.config.merkle_anchor_freq,
+        freq,
         header.height,
         state.state_root,
         &state.globals.unanchored_results_roots,
     );
-    if anchor.is_some() {
-        state.globals.unanchored_results_roots.clear();
-        // The cleared list is part of the globals leaf: recommit so the root
-        // reported for this block is the root of the state that follows it.
-        state.commit_roots();
-    }
     (events, results_root, anchor)
 }
 

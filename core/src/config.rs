@@ -587,6 +587,9 @@ fn nonzero<T: Default + PartialEq>(field: &'static str, value: T) -> Result<(), 
     }
 }
 
+/// Upper bound on `merkle_anchor_freq` (blocks between anchors).
+pub const MAX_MERKLE_ANCHOR_FREQ: u64 = 100_000;
+
 /// Refuses a basis-point value above the whole.
 fn bps(field: &'static str, value: u32) -> Result<(), ConfigError> {
     if value > BPS_DENOMINATOR {
@@ -699,6 +702,14 @@ impl Config {
         nonzero("task_timeout_ms", self.task_timeout_ms)?;
         nonzero("epoch_duration_ms", self.epoch_duration_ms)?;
         nonzero("merkle_anchor_freq", self.merkle_anchor_freq)?;
+        // The results roots awaiting an anchor are kept in state: bound them.
+        if self.merkle_anchor_freq > MAX_MERKLE_ANCHOR_FREQ {
+            return Err(ConfigError::LimitTooLarge {
+                field: "merkle_anchor_freq",
+                value: self.merkle_anchor_freq,
+                max: MAX_MERKLE_ANCHOR_FREQ,
+            });
+        }
         nonzero("result_deadline_blocks", self.result_deadline_blocks)?;
         nonzero("commit_phase_blocks", self.commit_phase_blocks)?;
         nonzero("reveal_phase_blocks", self.reveal_phase_blocks)?;

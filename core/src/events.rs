@@ -66,4 +66,6 @@ pub enum Event {
     CommitteeDrawn { task: TaskId, providers: Vec<ProviderId>, commit_end: u64, reveal_end: u64 },
     MeasurementRevoked { measurement: Hash },
     TrustChanged { provider: ProviderId, trust: u32 },
+    /// A revoked TEE measurement gave a shortened window its full length back.
+    ChallengeWindowExtended { task: TaskId, window_end: u64 },
 }

@@ -23,12 +23,12 @@ pub(crate) fn reward_for(state: &State, p: &Provider, compute_time_ms: u64) -> A
 
 /// Mints `amount` into the provider's pending rewards.
 pub(crate) fn credit_reward(end: &mut EndCtx, pid: ProviderId, amount: Amount) {
-    if amount == 0 || end.state.mint(amount).is_err() {
-        return;
-    }
     let Some(mut p) = end.state.providers.get(&pid).cloned() else {
         return;
     };
+    if amount == 0 || end.state.mint(amount).is_err() {
+        return;
+    }
     p.stats.pending_rewards = p.stats.pending_rewards.saturating_add(amount);
     p.stats.total_rewards = p.stats.total_rewards.saturating_add(amount);
     end.state.providers.insert(pid, p);
