@@ -329,6 +329,7 @@ fn end_block(state: &mut State, header: &Header) -> (Vec<Event>, Hash, Option<cr
     let now = header.time_ms;
     crate::tasks::expire_pending(end.state, now, &mut end.events);
     crate::assignment::assign_pending(end.state, header, &mut end.events);
+    crate::models::return_deposits(end.state, &mut end.events);
     pay_proposer(&mut end);
 
     let results_root = results_root(&end.results);
@@ -369,6 +370,10 @@ fn fire_timers(end: &mut EndCtx) {
         match task.status {
             TaskStatus::Disputed => crate::dispute::on_timer(end, task),
             TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::on_timer(end, task),
+            // An M-of-N verdict in its escalation window.
+            TaskStatus::ResultPosted if task.terms.mode == crate::config::VerificationMode::MultiPartyRedundant => {
+                crate::redundant::on_timer(end, task)
+            }
             _ => crate::optimistic::on_timer(end, task),
         }
     }

@@ -6,12 +6,15 @@
 //! anything in the same block can steer the draw; weight is proportional to bond,
 //! so splitting one bond across identities never raises the odds.
 
+use std::collections::BTreeMap;
+
 use crate::block::Header;
 use crate::config::VerificationMode;
 use crate::events::Event;
+use crate::providers::Provider;
 use crate::state::State;
 use crate::tasks::TaskStatus;
-use crate::types::{Address, Amount, Hash, ProviderId, TaskId};
+use crate::types::{Address, Amount, Hash, ModelId, ProviderId, TaskId};
 
 /// A provider that may be drawn, with its owner and weight.
 #[derive(Clone, Debug)]
@@ -45,7 +48,9 @@ pub(crate) fn weighted_draw(
     let mut chosen = Vec::new();
     let mut round = 0u64;
     while (chosen.len() as u64) < u64::from(count) {
-        let total: u128 = candidates.iter().fold(0u128, |a, c| a.saturating_add(c.weight));
+        let total: u128 = candidates
+            .iter()
+            .fold(0u128, |a, c| a.saturating_add(c.weight));
         if total == 0 {
             break;
         }
@@ -71,16 +76,11 @@ pub(crate) fn weighted_draw(
 }
 
 impl State {
-    /// Eligible providers for a task, in id order, minus the excluded owners.
-    pub(crate) fn candidates(&self, task: &TaskId, exclude: &[Address], now_ms: u64) -> Vec<Candidate> {
-        let Some(t) = self.tasks.get(task) else {
-            return Vec::new();
-        };
-        let collateral = t.terms.collateral;
+    /// Providers eligible for a task of `model` needing `collateral`, in id order.
+    fn eligible_for(&self, model: &str, collateral: Amount, now_ms: u64) -> Vec<Candidate> {
         self.providers
             .values()
-            .filter(|p| !exclude.contains(&p.owner))
-            .filter(|p| self.is_eligible(p, &t.model, collateral, now_ms))
+            .filter(|p| self.is_eligible(p, model, collateral, now_ms))
             .map(|p| Candidate {
                 id: p.id,
                 owner: p.owner,
@@ -90,9 +90,78 @@ impl State {
     }
 }
 
+/// The first draw of [`weighted_draw`] without copying the candidates: the same
+/// provider `weighted_draw(domain, candidates, seed, task, 1)` would pick.
+fn draw_one<'a>(
+    domain: &str,
+    candidates: &'a [Candidate],
+    seed: &Hash,
+    task: &TaskId,
+) -> Option<&'a Candidate> {
+    let total: u128 = candidates
+        .iter()
+        .fold(0u128, |a, c| a.saturating_add(c.weight));
+    if total == 0 {
+        return None;
+    }
+    let mut target = draw_value(domain, seed, task, 0) % total;
+    candidates.iter().find(|c| {
+        if target < c.weight {
+            true
+        } else {
+            target -= c.weight;
+            false
+        }
+    })
+}
+
+/// Eligible providers per (model, collateral), computed once per block end
+/// instead of once per task (a scan of every provider). Assigning a task only
+/// raises one provider's `open_tasks`, so [`CandidateCache::updated`] keeps the
+/// lists exact; anything else that changes providers must `clear` it.
+#[derive(Default)]
+struct CandidateCache {
+    lists: BTreeMap<(ModelId, Amount), Vec<Candidate>>,
+}
+
+impl CandidateCache {
+    fn get(
+        &mut self,
+        state: &State,
+        model: &ModelId,
+        collateral: Amount,
+        now_ms: u64,
+    ) -> &[Candidate] {
+        self.lists
+            .entry((model.clone(), collateral))
+            .or_insert_with(|| state.eligible_for(model, collateral, now_ms))
+    }
+
+    /// Re-evaluates provider `p` (just changed) in every list.
+    fn updated(&mut self, state: &State, p: &Provider, now_ms: u64) {
+        for ((model, collateral), list) in self.lists.iter_mut() {
+            let Ok(pos) = list.binary_search_by(|c| c.id.cmp(&p.id)) else {
+                continue;
+            };
+            if state.is_eligible(p, model, *collateral, now_ms) {
+                if let Some(c) = list.get_mut(pos) {
+                    c.weight = p.bond;
+                }
+            } else {
+                list.remove(pos);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.lists.clear();
+    }
+}
+
 /// Gives every pending task admitted before this block to a provider, oldest first.
 pub(crate) fn assign_pending(state: &mut State, header: &Header, events: &mut Vec<Event>) {
     let pending: Vec<TaskId> = state.queue.values().copied().collect();
+    let mut cache = CandidateCache::default();
     for id in pending {
         let Some(task) = state.tasks.get(&id).cloned() else {
             continue;
@@ -102,20 +171,25 @@ pub(crate) fn assign_pending(state: &mut State, header: &Header, events: &mut Ve
         }
         match task.terms.mode {
             VerificationMode::MultiPartyRedundant => {
-                crate::redundant::assign(state, task, header, events)
+                crate::redundant::assign(state, task, header, events);
+                cache.clear();
             }
             VerificationMode::Optimistic | VerificationMode::TeeAttested => {
-                assign_single(state, task, header, events)
+                assign_single(state, &mut cache, task, header, events)
             }
         }
     }
 }
 
-fn assign_single(state: &mut State, mut task: crate::tasks::Task, header: &Header, events: &mut Vec<Event>) {
-    let candidates = state.candidates(&task.id, &[], header.time_ms);
-    let Some(pid) = weighted_draw("aivm v1 assign", candidates, &header.seed, &task.id, 1)
-        .into_iter()
-        .next()
+fn assign_single(
+    state: &mut State,
+    cache: &mut CandidateCache,
+    mut task: crate::tasks::Task,
+    header: &Header,
+    events: &mut Vec<Event>,
+) {
+    let candidates = cache.get(state, &task.model, task.terms.collateral, header.time_ms);
+    let Some(pid) = draw_one("aivm v1 assign", candidates, &header.seed, &task.id).map(|c| c.id)
     else {
         return; // no eligible provider: the task waits (until its timeout)
     };
@@ -123,9 +197,12 @@ fn assign_single(state: &mut State, mut task: crate::tasks::Task, header: &Heade
         return;
     };
     p.open_tasks += 1;
+    cache.updated(state, &p, header.time_ms);
     state.providers.insert(pid, p);
     state.dequeue(&mut task);
-    let deadline = header.height.saturating_add(task.terms.result_deadline_blocks);
+    let deadline = header
+        .height
+        .saturating_add(task.terms.result_deadline_blocks);
     task.status = TaskStatus::Assigned;
     task.provider = Some(pid);
     task.deadline = Some(deadline);

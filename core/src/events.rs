@@ -68,4 +68,10 @@ pub enum Event {
     TrustChanged { provider: ProviderId, trust: u32 },
     /// A revoked TEE measurement gave a shortened window its full length back.
     ChallengeWindowExtended { task: TaskId, window_end: u64 },
+    /// The challenger opened the claim it committed to with its challenge.
+    ClaimRevealed { task: TaskId, challenger: Address, output_hash: Hash },
+    /// A challenge bond went back to its challenger (the challenge was right, or undecidable).
+    BondReturned { task: TaskId, to: Address, amount: Amount },
+    /// A retired model's deposit went back to its owner (at the end of the retiring block).
+    ModelDepositReturned { id: ModelId, owner: Address, amount: Amount },
 }

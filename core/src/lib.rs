@@ -25,6 +25,8 @@ pub mod dispute;
 pub mod encoding;
 pub mod error;
 pub mod events;
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
 pub mod genesis;
 pub mod invariants;
 pub mod mining;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::Ctx;
 use crate::events::Event;
 use crate::outcome::TxError;
+use crate::state::State;
 use crate::types::{Address, Amount, Hash, ModelId, TaskType};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,12 +108,35 @@ pub(crate) fn retire(ctx: &mut Ctx, id: ModelId) -> Result<(), TxError> {
     if model.retired {
         return Err(TxError::ModelRetired(id));
     }
-    if let Some(owner) = model.owner {
-        ctx.state.credit(&owner, model.deposit)?;
-    }
-    model.deposit = 0;
+    // The deposit goes back at block end (`return_deposits`), not here: the owner's
+    // account is not among this transaction's conflict keys, so crediting it here would
+    // make the retirement order-dependent against the owner's own spending.
     model.retired = true;
     ctx.state.models.insert(id.clone(), model);
     ctx.events.push(Event::ModelRetired { id });
     Ok(())
+}
+
+/// Block end: returns the deposits of retired models to their owners. Scans the
+/// registry, which the deposit keeps small.
+pub(crate) fn return_deposits(state: &mut State, events: &mut Vec<Event>) {
+    let due: Vec<Model> = state
+        .models
+        .values()
+        .filter(|m| m.retired && m.deposit > 0 && m.owner.is_some())
+        .cloned()
+        .collect();
+    for mut m in due {
+        let Some(owner) = m.owner else { continue };
+        if state.credit(&owner, m.deposit).is_err() {
+            continue;
+        }
+        events.push(Event::ModelDepositReturned {
+            id: m.id.clone(),
+            owner,
+            amount: m.deposit,
+        });
+        m.deposit = 0;
+        state.models.insert(m.id.clone(), m);
+    }
 }

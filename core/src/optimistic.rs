@@ -195,7 +195,7 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
     p.open_tasks = p.open_tasks.saturating_sub(1);
     p.stats.tasks_completed += 1;
     p.stats.total_latency_ms = p.stats.total_latency_ms.saturating_add(result.compute_time_ms);
-    let shortened = result.window_end < result.posted_height.saturating_add(task.terms.challenge_window_blocks);
+    let shortened = crate::tee::window_shortened(&task);
     let horizon = end
         .header
         .height

@@ -67,6 +67,17 @@ pub struct TaskTerms {
     pub m: u32,
     pub commit_phase_blocks: u64,
     pub reveal_phase_blocks: u64,
+    /// Dispute parameters (referee panel K, its phases, shares and slash).
+    pub referee_count: u32,
+    pub referee_commit_blocks: u64,
+    pub referee_reveal_blocks: u64,
+    pub winner_share_bps: u32,
+    pub referee_reward_share_bps: u32,
+    pub referee_slash: Amount,
+    /// M-of-N slashes and the majority's share of them.
+    pub divergence_slash: Amount,
+    pub withhold_slash: Amount,
+    pub majority_share_bps: u32,
 }
 
 impl TaskTerms {
@@ -92,6 +103,15 @@ impl TaskTerms {
             m,
             commit_phase_blocks: cfg.commit_phase_blocks,
             reveal_phase_blocks: cfg.reveal_phase_blocks,
+            referee_count: cfg.referee_count,
+            referee_commit_blocks: cfg.referee_commit_blocks,
+            referee_reveal_blocks: cfg.referee_reveal_blocks,
+            winner_share_bps: cfg.winner_share_bps,
+            referee_reward_share_bps: cfg.referee_reward_share_bps,
+            referee_slash: cfg.referee_slash,
+            divergence_slash: cfg.divergence_slash,
+            withhold_slash: cfg.withhold_slash,
+            majority_share_bps: cfg.majority_share_bps,
         }
     }
 }
@@ -159,6 +179,11 @@ pub struct Task {
     pub queue_seq: Option<u64>,
     /// Height at which block-end processing next looks at this task.
     pub timer: Option<u64>,
+    /// Referees of the dispute opened on this task, if any (the M-of-N
+    /// providers stay in `committee`).
+    pub referees: Vec<Member>,
+    /// The fee paid at admission; `fee` is the part still escrowed.
+    pub fee_paid: Amount,
 }
 
 impl Task {
@@ -277,6 +302,8 @@ pub(crate) fn submit(ctx: &mut Ctx, s: Submission) -> Result<(), TxError> {
         finalized_height: None,
         queue_seq: None,
         timer: None,
+        referees: Vec::new(),
+        fee_paid: s.fee,
     };
     ctx.state.enqueue(&mut task);
     ctx.events.push(Event::TaskSubmitted {

@@ -99,7 +99,12 @@ pub(crate) fn verify_for(
 /// Earned trust (`Provider::trust`) is deliberately not required: the shortcut
 /// never releases the bond before the horizon, so it only trades latency, and
 /// a self-dealt task can use neither the shortcut nor the trust it would earn.
-pub(crate) fn qualifies_for_shortcut(state: &State, p: &Provider, task: &Task, now_ms: u64) -> bool {
+pub(crate) fn qualifies_for_shortcut(
+    state: &State,
+    p: &Provider,
+    task: &Task,
+    now_ms: u64,
+) -> bool {
     let Some(a) = &p.attestation else {
         return false;
     };
@@ -112,7 +117,9 @@ pub(crate) fn qualifies_for_shortcut(state: &State, p: &Provider, task: &Task, n
 /// Whether the result's challenge window was shorter than the full window.
 pub fn window_shortened(task: &Task) -> bool {
     task.result.as_ref().is_some_and(|r| {
-        r.window_end < r.posted_height.saturating_add(task.terms.challenge_window_blocks)
+        r.window_end
+            < r.posted_height
+                .saturating_add(task.terms.challenge_window_blocks)
     })
 }
 
@@ -133,12 +140,22 @@ pub(crate) fn release_after_horizon(end: &mut EndCtx, mut task: Task) {
     let Some(result) = task.result.clone() else {
         return;
     };
-    release_collateral(end.state, &result.provider, result.collateral, &mut end.events);
+    release_collateral(
+        end.state,
+        &result.provider,
+        result.collateral,
+        &mut end.events,
+    );
     end.state.set_timer(&mut task, None);
     end.state.put_task(task);
 }
 
-fn release_collateral(state: &mut State, pid: &crate::types::ProviderId, amount: Amount, events: &mut Vec<Event>) {
+fn release_collateral(
+    state: &mut State,
+    pid: &crate::types::ProviderId,
+    amount: Amount,
+    events: &mut Vec<Event>,
+) {
     if let Some(mut p) = state.providers.get(pid).cloned() {
         p.locked = p.locked.saturating_sub(amount);
         state.providers.insert(*pid, p);
@@ -192,7 +209,12 @@ pub fn late_fraud_payout(slashed: Amount, fee_paid: Amount, winner_share_bps: u3
 /// Credits the submitter's compensation of a late fraud proof and reports it.
 /// Returns what was credited (0 if the credit could not be made, in which case
 /// the caller keeps the amount in its own split).
-pub(crate) fn compensate_submitter(state: &mut State, task: &Task, amount: Amount, events: &mut Vec<Event>) -> Amount {
+pub(crate) fn compensate_submitter(
+    state: &mut State,
+    task: &Task,
+    amount: Amount,
+    events: &mut Vec<Event>,
+) -> Amount {
     if amount == 0 || state.credit(&task.submitter, amount).is_err() {
         return 0;
     }
@@ -206,7 +228,12 @@ pub(crate) fn compensate_submitter(state: &mut State, task: &Task, amount: Amoun
 /// A result was disproven by a dispute: if the chain had relied on the
 /// provider's TEE for it (a shortened window), that TEE's measurement is
 /// revoked. Call after the verdict, before the provider's record is dropped.
-pub(crate) fn on_result_disproven(state: &mut State, task: &Task, height: u64, events: &mut Vec<Event>) {
+pub(crate) fn on_result_disproven(
+    state: &mut State,
+    task: &Task,
+    height: u64,
+    events: &mut Vec<Event>,
+) {
     if !window_shortened(task) {
         return;
     }
@@ -226,7 +253,12 @@ pub(crate) fn on_result_disproven(state: &mut State, task: &Task, height: u64, e
 /// shortcut nor stays eligible where TEE is required), and every result of such
 /// a provider still in a shortened window gets the full window back, counted
 /// from when it was posted.
-pub(crate) fn revoke_measurement(state: &mut State, measurement: Hash, height: u64, events: &mut Vec<Event>) {
+pub(crate) fn revoke_measurement(
+    state: &mut State,
+    measurement: Hash,
+    height: u64,
+    events: &mut Vec<Event>,
+) {
     let list = &mut state.globals.revoked_measurements;
     if let Err(pos) = list.binary_search(&measurement) {
         list.insert(pos, measurement);
@@ -235,7 +267,11 @@ pub(crate) fn revoke_measurement(state: &mut State, measurement: Hash, height: u
     let carriers: Vec<crate::types::ProviderId> = state
         .providers
         .values()
-        .filter(|p| p.attestation.as_ref().is_some_and(|a| a.measurement == measurement))
+        .filter(|p| {
+            p.attestation
+                .as_ref()
+                .is_some_and(|a| a.measurement == measurement)
+        })
         .map(|p| p.id)
         .collect();
     if carriers.is_empty() {
@@ -250,19 +286,30 @@ pub(crate) fn revoke_measurement(state: &mut State, measurement: Hash, height: u
     }
 }
 
-/// Every shortened window of a result by one of `carriers`, still open, goes
-/// back to `posted_height + challenge_window_blocks`. Results in a window all
-/// have a timer, so only the timer index is scanned.
-fn restore_full_windows(state: &mut State, carriers: &[crate::types::ProviderId], height: u64, events: &mut Vec<Event>) {
+/// Every shortened window of a result by one of `carriers` that is still open
+/// after this block goes back to `posted_height + challenge_window_blocks`.
+/// Results in a window all have a timer, so only the timer index is scanned.
+///
+/// A window ending at this very height is left to close: block-end processing
+/// has already listed the timers due now, and moving one of them from under it
+/// would fire a stale entry. Such a result stays slashable until its horizon.
+fn restore_full_windows(
+    state: &mut State,
+    carriers: &[crate::types::ProviderId],
+    height: u64,
+    events: &mut Vec<Event>,
+) {
     let affected: Vec<crate::types::TaskId> = state
         .timers
-        .range((height, crate::types::TaskId([0; 32]))..)
+        .range((height.saturating_add(1), crate::types::TaskId([0; 32]))..)
         .map(|((_, id), _)| *id)
         .filter(|id| {
             state.tasks.get(id).is_some_and(|t| {
                 t.status == TaskStatus::ResultPosted
                     && window_shortened(t)
-                    && t.result.as_ref().is_some_and(|r| carriers.contains(&r.provider))
+                    && t.result
+                        .as_ref()
+                        .is_some_and(|r| carriers.contains(&r.provider))
             })
         })
         .collect();
@@ -279,7 +326,10 @@ fn restore_full_windows(state: &mut State, carriers: &[crate::types::ProviderId]
         result.window_end = window_end;
         task.result = Some(result);
         state.set_timer(&mut task, Some(window_end));
-        events.push(Event::ChallengeWindowExtended { task: id, window_end });
+        events.push(Event::ChallengeWindowExtended {
+            task: id,
+            window_end,
+        });
         state.put_task(task);
     }
 }
@@ -301,9 +351,23 @@ mod tests {
     #[test]
     fn late_payout_never_exceeds_the_slash() {
         let p = late_fraud_payout(100, 30, 5_000);
-        assert_eq!(p, LatePayout { compensation: 30, bounty: 35, rest: 35 });
+        assert_eq!(
+            p,
+            LatePayout {
+                compensation: 30,
+                bounty: 35,
+                rest: 35
+            }
+        );
         let p = late_fraud_payout(10, 30, 5_000);
-        assert_eq!(p, LatePayout { compensation: 10, bounty: 0, rest: 0 });
+        assert_eq!(
+            p,
+            LatePayout {
+                compensation: 10,
+                bounty: 0,
+                rest: 0
+            }
+        );
         let p = late_fraud_payout(u128::MAX, 1, 10_000);
         assert_eq!(p.compensation + p.bounty + p.rest, u128::MAX);
     }

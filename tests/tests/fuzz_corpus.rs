@@ -1,0 +1,105 @@
+//! Stable replay of the fuzz corpora: every file committed under
+//! `fuzz/corpus/<target>/` goes through the same check the fuzz target runs
+//! (`aivm_core::fuzzing`, `aivm_replay::fuzzing`), so CI exercises them without
+//! nightly. Crashes found by fuzzing are committed there and get a named test
+//! below (see docs/FUZZING.md).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use aivm_core::fuzzing::{self, arbitrary::Unstructured, gen};
+use aivm_core::State;
+use aivm_replay::fuzzing as replay_fuzzing;
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target)
+}
+
+/// Runs `check` on every file of the target's corpus (none is fine) and names
+/// every file that fails.
+fn replay_corpus(target: &str, check: fn(&[u8])) {
+    let Ok(entries) = std::fs::read_dir(corpus_dir(target)) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    files.sort();
+    let failed: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let data = std::fs::read(path).unwrap_or_default();
+            catch_unwind(AssertUnwindSafe(|| check(&data))).is_err()
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(failed.is_empty(), "{target}: {} corpus files fail:\n{}", failed.len(), failed.join("\n"));
+}
+
+#[test]
+fn corpus_decode_block() {
+    replay_corpus("decode_block", fuzzing::check_decode_block);
+}
+
+#[test]
+fn corpus_apply_sequence() {
+    replay_corpus("apply_sequence", fuzzing::check_apply_sequence);
+}
+
+#[test]
+fn corpus_commute() {
+    replay_corpus("commute", fuzzing::check_commute);
+}
+
+#[test]
+fn corpus_replay_log() {
+    replay_corpus("replay_log", replay_fuzzing::check_replay_log);
+}
+
+#[test]
+fn corpus_scenario_json() {
+    replay_corpus("scenario_json", replay_fuzzing::check_scenario_json);
+}
+
+/// Deterministic pseudo-random input number `i` (splitmix64).
+fn input(i: u32, len: usize) -> Vec<u8> {
+    let mut x = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) as u8
+        })
+        .collect()
+}
+
+/// The generators' promise: every config they build is valid, and a genesis
+/// is refused only for a supply overflow (an arbitrary huge balance).
+#[test]
+fn generated_configs_and_geneses_are_valid() {
+    let mut built = 0;
+    for i in 0..300 {
+        let data = input(i, 256);
+        let config = gen::config(&mut Unstructured::new(&data)).expect("config from enough bytes");
+        assert_eq!(config.validate(), Ok(()), "input {i}");
+        let genesis = gen::genesis(&mut Unstructured::new(&data)).expect("genesis from enough bytes");
+        match State::genesis(&genesis) {
+            Ok(_) => built += 1,
+            Err(e) => assert!(matches!(e, aivm_core::genesis::GenesisError::SupplyOverflow), "input {i}: {e}"),
+        }
+    }
+    assert!(built > 250, "only {built} of 300 generated geneses build");
+}
+
+/// The checks hold on fresh pseudo-random inputs too, not only on the corpus.
+#[test]
+fn checks_hold_on_fresh_inputs() {
+    for i in 0..12 {
+        let data = input(i, 2_048);
+        fuzzing::check_apply_sequence(&data);
+        fuzzing::check_commute(&data);
+        fuzzing::check_decode_block(&data);
+        replay_fuzzing::check_replay_log(&data);
+        replay_fuzzing::check_scenario_json(&data);
+    }
+}
