@@ -434,7 +434,7 @@ fn build_world(entries: u64) -> World {
 /// Applies `block` once outside the timing and checks that every tx applied.
 fn check_block(state: &State, block: &Block, what: &str) {
     let verified = block.txs.iter().map(|t| Ok(t.assume_verified())).collect();
-    let (_, outcome) = apply_verified_block(state, block, verified).expect("valid header");
+    let (next, outcome) = apply_verified_block(state, block, verified).expect("valid header");
     let applied = outcome
         .receipts
         .iter()
@@ -451,8 +451,9 @@ fn check_block(state: &State, block: &Block, what: &str) {
         .iter()
         .filter(|e| matches!(e, aivm_core::Event::TaskAssigned { .. }))
         .count();
+    let root: String = next.state_root().iter().map(|b| format!("{b:02x}")).collect();
     eprintln!(
-        "{what}: {applied} txs applied; block end: {finalised} finalised, {assigned} assigned"
+        "{what}: {applied} txs applied; block end: {finalised} finalised, {assigned} assigned; root {root}"
     );
     report_phases(state, block, what);
 }

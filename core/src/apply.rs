@@ -361,7 +361,10 @@ fn fire_timers(end: &mut EndCtx) {
         .map(|(k, _)| *k)
         .collect();
     for key in due {
-        end.state.timers.remove(&key);
+        // A handler may have moved or cleared a later timer of this batch.
+        if end.state.timers.remove(&key).is_none() {
+            continue;
+        }
         let Some(mut task) = end.state.tasks.get(&key.1).cloned() else {
             continue;
         };

@@ -84,7 +84,7 @@ impl State {
             .map(|p| Candidate {
                 id: p.id,
                 owner: p.owner,
-                weight: p.bond,
+                weight: self.draw_weight(p),
             })
             .collect()
     }
@@ -145,7 +145,7 @@ impl CandidateCache {
             };
             if state.is_eligible(p, model, *collateral, now_ms) {
                 if let Some(c) = list.get_mut(pos) {
-                    c.weight = p.bond;
+                    c.weight = state.draw_weight(p);
                 }
             } else {
                 list.remove(pos);

@@ -404,7 +404,7 @@ fn referee_candidates(
         .map(|p| Candidate {
             id: p.id,
             owner: p.owner,
-            weight: p.bond,
+            weight: state.draw_weight(p),
         })
         .collect()
 }

@@ -80,8 +80,16 @@ where
     T: Serialize + DeserializeOwned + PartialEq + core::fmt::Debug,
 {
     let value = decode::<T>(bytes).ok()?;
-    assert_eq!(encode(&value), bytes, "decoded value re-encodes differently");
-    assert_eq!(decode::<T>(bytes).as_ref(), Ok(&value), "decoding is not deterministic");
+    assert_eq!(
+        encode(&value),
+        bytes,
+        "decoded value re-encodes differently"
+    );
+    assert_eq!(
+        decode::<T>(bytes).as_ref(),
+        Ok(&value),
+        "decoding is not deterministic"
+    );
     Some(value)
 }
 
@@ -94,7 +102,11 @@ where
         return;
     };
     let encoded = encode(&value);
-    assert_eq!(decode::<T>(&encoded), Ok(value), "encode/decode round trip changed the value");
+    assert_eq!(
+        decode::<T>(&encoded),
+        Ok(value),
+        "encode/decode round trip changed the value"
+    );
 }
 
 fn touch_tx(tx: &SignedTx) {
@@ -102,7 +114,10 @@ fn touch_tx(tx: &SignedTx) {
     if let Ok(v) = tx.verify() {
         assert_eq!(v.hash, tx.hash());
         let keys = v.conflict_keys();
-        assert!(keys.windows(2).all(|w| w[0] < w[1]), "conflict keys not sorted and unique");
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "conflict keys not sorted and unique"
+        );
         assert!(!v.commutes_with(&v), "a transaction commutes with itself");
     }
 }
@@ -118,8 +133,16 @@ fn check_genesis(g: &Genesis) {
     let Ok(state) = State::genesis(g) else {
         return;
     };
-    assert_eq!(state.check_invariants(), Ok(()), "genesis breaks the invariants");
-    assert_eq!(state.reference_state_root(), state.state_root(), "genesis root");
+    assert_eq!(
+        state.check_invariants(),
+        Ok(()),
+        "genesis breaks the invariants"
+    );
+    assert_eq!(
+        state.reference_state_root(),
+        state.state_root(),
+        "genesis root"
+    );
 }
 
 // ---- apply_sequence -------------------------------------------------------------------------
@@ -175,8 +198,16 @@ fn drive(u: &mut Unstructured, limits: &Limits) -> Option<(Genesis, Run)> {
 fn genesis_state(u: &mut Unstructured) -> Option<(Genesis, State)> {
     let genesis = gen::genesis(u).ok()?;
     let state = State::genesis(&genesis).ok()?;
-    assert_eq!(state.check_invariants(), Ok(()), "genesis breaks the invariants");
-    assert_eq!(state.reference_state_root(), state.state_root(), "genesis root");
+    assert_eq!(
+        state.check_invariants(),
+        Ok(()),
+        "genesis breaks the invariants"
+    );
+    assert_eq!(
+        state.reference_state_root(),
+        state.state_root(),
+        "genesis root"
+    );
     Some((genesis, state))
 }
 
@@ -234,17 +265,32 @@ impl Run {
         for (block, verified, outcome) in self.applied {
             let again = apply_observed(&state, &block, verified, &mut |_, _| {});
             let Ok((next, again)) = again else {
-                panic!("block {} accepted once, refused on replay", block.header.height);
+                panic!(
+                    "block {} accepted once, refused on replay",
+                    block.header.height
+                );
             };
-            assert_eq!(again, outcome, "replaying block {} gave another outcome", block.header.height);
+            assert_eq!(
+                again, outcome,
+                "replaying block {} gave another outcome",
+                block.header.height
+            );
             state = next;
         }
-        assert_eq!(state.state_root(), self.state.state_root(), "replay ended at another root");
+        assert_eq!(
+            state.state_root(),
+            self.state.state_root(),
+            "replay ended at another root"
+        );
     }
 }
 
 /// A damaged header is refused with an error and applying it changes nothing.
-fn check_bad_header(u: &mut Unstructured, state: &State, mut block: Block) -> arbitrary::Result<()> {
+fn check_bad_header(
+    u: &mut Unstructured,
+    state: &State,
+    mut block: Block,
+) -> arbitrary::Result<()> {
     let h = &mut block.header;
     match u.int_in_range(0..=4u8)? {
         0 => h.height = u.arbitrary::<u64>()?.max(h.height.saturating_add(1)),
@@ -255,7 +301,10 @@ fn check_bad_header(u: &mut Unstructured, state: &State, mut block: Block) -> ar
     }
     let verified: Vec<_> = block.txs.iter().map(SignedTx::verify).collect();
     let result: Result<_, BlockError> = apply_observed(state, &block, verified, &mut |_, _| {});
-    assert!(result.is_err(), "a block with a damaged header was accepted");
+    assert!(
+        result.is_err(),
+        "a block with a damaged header was accepted"
+    );
     Ok(())
 }
 
@@ -270,8 +319,16 @@ fn apply_checked(
     let Ok((next, outcome)) = result else {
         panic!("a well-formed block was refused: {:?}", result.err());
     };
-    assert_eq!(outcome.receipts.len(), block.txs.len(), "one receipt per transaction");
-    assert_eq!(outcome.state_root, next.state_root(), "outcome root differs from the state's");
+    assert_eq!(
+        outcome.receipts.len(),
+        block.txs.len(),
+        "one receipt per transaction"
+    );
+    assert_eq!(
+        outcome.state_root,
+        next.state_root(),
+        "outcome root differs from the state's"
+    );
     assert_eq!(
         next.reference_state_root(),
         next.state_root(),
@@ -312,11 +369,20 @@ impl TxChecker {
 
     fn observe(&mut self, state: &State, receipt: Option<&Receipt>) {
         if let Err(e) = state.check_invariants() {
-            panic!("invariant broken after {:?}: {e}", receipt.map(|r| &r.status));
+            panic!(
+                "invariant broken after {:?}: {e}",
+                receipt.map(|r| &r.status)
+            );
         }
         let g = state.globals();
-        let supply = g.total_supply.checked_add(g.total_burned).and_then(|s| s.checked_sub(g.total_minted));
-        assert_eq!(supply, self.base_supply, "supply moved other than by mint and burn");
+        let supply = g
+            .total_supply
+            .checked_add(g.total_burned)
+            .and_then(|s| s.checked_sub(g.total_minted));
+        assert_eq!(
+            supply, self.base_supply,
+            "supply moved other than by mint and burn"
+        );
         if let Some(r) = receipt {
             let signer = self.signers.get(self.next).copied().unwrap_or_default();
             let admitted = match self.txs.get(self.next) {
@@ -325,7 +391,11 @@ impl TxChecker {
             };
             self.next += 1;
             let rejected = matches!(r.status, TxStatus::Rejected(_));
-            assert_eq!(admitted, !rejected, "check_tx disagrees with execution: {:?}", r.status);
+            assert_eq!(
+                admitted, !rejected,
+                "check_tx disagrees with execution: {:?}",
+                r.status
+            );
             check_receipt(&self.prev, state, &signer, r);
         }
         self.prev = state.clone();
@@ -342,23 +412,47 @@ fn check_receipt(before: &State, after: &State, signer: &Address, r: &Receipt) {
     );
     match &r.status {
         TxStatus::Rejected(_) => {
-            assert_eq!((r.fee, r.events.len()), (0, 0), "a rejected tx was charged or emitted events");
+            assert_eq!(
+                (r.fee, r.events.len()),
+                (0, 0),
+                "a rejected tx was charged or emitted events"
+            );
             assert_eq!(n1, n0, "a rejected tx moved the nonce");
-            assert_eq!(before.holdings(), after.holdings(), "a rejected tx moved value");
-            assert_eq!(counts(before), counts(after), "a rejected tx changed entities");
+            assert_eq!(
+                before.holdings(),
+                after.holdings(),
+                "a rejected tx moved value"
+            );
+            assert_eq!(
+                counts(before),
+                counts(after),
+                "a rejected tx changed entities"
+            );
         }
         TxStatus::Failed(_) => {
-            assert_eq!((r.fee, n1), (fee, n0 + 1), "a failed tx must pay its fee and use its nonce");
+            assert_eq!(
+                (r.fee, n1),
+                (fee, n0 + 1),
+                "a failed tx must pay its fee and use its nonce"
+            );
             let (mut b, a) = (before.holdings(), after.holdings());
             if let Some(h) = b.as_mut() {
                 h.balances = h.balances.saturating_sub(fee);
                 h.fee_pot = h.fee_pot.saturating_add(fee);
             }
             assert_eq!(b, a, "a failed tx moved value other than its fee");
-            assert_eq!(counts(before), counts(after), "a failed tx changed entities");
+            assert_eq!(
+                counts(before),
+                counts(after),
+                "a failed tx changed entities"
+            );
         }
         TxStatus::Applied => {
-            assert_eq!((r.fee, n1), (fee, n0 + 1), "an applied tx must pay its fee and use its nonce");
+            assert_eq!(
+                (r.fee, n1),
+                (fee, n0 + 1),
+                "an applied tx must pay its fee and use its nonce"
+            );
         }
     }
 }
@@ -406,7 +500,11 @@ fn commute(u: &mut Unstructured) -> arbitrary::Result<()> {
     let (Ok(va), Ok(vb)) = (a.verify(), b.verify()) else {
         return Ok(());
     };
-    assert_eq!(va.commutes_with(&vb), vb.commutes_with(&va), "commutes_with is not symmetric");
+    assert_eq!(
+        va.commutes_with(&vb),
+        vb.commutes_with(&va),
+        "commutes_with is not symmetric"
+    );
     if !va.commutes_with(&vb) {
         return Ok(());
     }
@@ -414,10 +512,30 @@ fn commute(u: &mut Unstructured) -> arbitrary::Result<()> {
     let ba = commute_block(&run.state, &header, &before, [&b, &a], &after);
     let (i, j) = (before.len(), before.len() + 1);
     let describe = || format!("{:?} / {:?}", va.body.action, vb.body.action);
-    assert_eq!(ab.receipts.get(i), ba.receipts.get(j), "receipt of the first tx depends on order: {}", describe());
-    assert_eq!(ab.receipts.get(j), ba.receipts.get(i), "receipt of the second tx depends on order: {}", describe());
-    assert_eq!(ab.state_root, ba.state_root, "commuting txs gave different roots: {}", describe());
-    assert_eq!(ab.end_events, ba.end_events, "block end depends on order: {}", describe());
+    assert_eq!(
+        ab.receipts.get(i),
+        ba.receipts.get(j),
+        "receipt of the first tx depends on order: {}",
+        describe()
+    );
+    assert_eq!(
+        ab.receipts.get(j),
+        ba.receipts.get(i),
+        "receipt of the second tx depends on order: {}",
+        describe()
+    );
+    assert_eq!(
+        ab.state_root,
+        ba.state_root,
+        "commuting txs gave different roots: {}",
+        describe()
+    );
+    assert_eq!(
+        ab.end_events,
+        ba.end_events,
+        "block end depends on order: {}",
+        describe()
+    );
     Ok(())
 }
 
@@ -428,12 +546,7 @@ fn commute_block(
     pair: [&SignedTx; 2],
     after: &[SignedTx],
 ) -> BlockOutcome {
-    let txs: Vec<SignedTx> = before
-        .iter()
-        .chain(pair)
-        .chain(after)
-        .cloned()
-        .collect();
+    let txs: Vec<SignedTx> = before.iter().chain(pair).chain(after).cloned().collect();
     let block = header.block(txs);
     let verified = block.txs.iter().map(SignedTx::verify).collect();
     apply_checked(state, &block, verified).1

@@ -169,6 +169,8 @@ fn add_genesis_provider(state: &mut State, index: u64, gp: &GenesisProvider) -> 
             attestation: None,
             trust: 0,
             stats: ProviderStats::default(),
+            bond_before_change: gp.bond,
+            bond_changed_at: 0,
         },
     );
     Ok(())

@@ -10,15 +10,21 @@ use crate::reward::{epoch_of, task_reward};
 use crate::state::State;
 use crate::types::{Amount, ProviderId};
 
-pub(crate) fn reward_for(state: &State, p: &Provider, compute_time_ms: u64) -> Amount {
+/// The mining reward for one finalised task: the schedule's amount, capped at
+/// `cap`, the protocol's share of that task's fee (split among the providers paid
+/// for it). The cap is what makes self-dealing pointless: whoever submits tasks
+/// to its own providers (from any number of accounts, even as every proposer)
+/// pays at least the protocol share per task and is minted at most that much.
+pub(crate) fn reward_for(state: &State, p: &Provider, compute_time_ms: u64, cap: Amount) -> Amount {
     let cfg = &state.config;
-    task_reward(
+    let scheduled = task_reward(
         cfg.reward_schedule == RewardSchedule::Flat,
         cfg.base_reward,
         compute_time_ms,
         p.gpu_model(),
         p.stats.uptime_ppm(),
-    )
+    );
+    scheduled.min(cap)
 }
 
 /// Mints `amount` into the provider's pending rewards.

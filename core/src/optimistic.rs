@@ -211,7 +211,7 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
     if task.submitter != p.owner {
         crate::tee::record_success(&mut p);
     }
-    let reward = crate::mining::reward_for(end.state, &p, result.compute_time_ms);
+    let reward = crate::mining::reward_for(end.state, &p, result.compute_time_ms, share);
     end.state.providers.insert(pid, p);
     crate::mining::credit_reward(end, pid, reward);
     end.events.push(Event::TaskFinalized {

@@ -74,6 +74,12 @@ pub struct Provider {
     /// Earned by verified work on tasks it did not submit itself (0..=100).
     pub trust: u32,
     pub stats: ProviderStats,
+    /// Bond before the first change made in block `bond_changed_at`: draws in
+    /// that block weigh the provider by the smaller of the two, so transactions
+    /// of the block being drawn (which its proposer can choose knowing the seed)
+    /// cannot steer the draw.
+    pub bond_before_change: Amount,
+    pub bond_changed_at: u64,
 }
 
 impl Provider {
@@ -90,6 +96,24 @@ impl Provider {
         match &self.attestation {
             Some(a) if now_ms < a.expires_at_ms => a.trust_score,
             _ => 0,
+        }
+    }
+
+    /// Records that the bond is about to change in block `height`.
+    pub(crate) fn note_bond_change(&mut self, height: u64) {
+        if self.bond_changed_at != height {
+            self.bond_before_change = self.bond;
+            self.bond_changed_at = height;
+        }
+    }
+
+    /// Draw weight in block `height`: the bond, but never more than it was before
+    /// this block's own transactions changed it.
+    pub fn selection_weight(&self, height: u64) -> Amount {
+        if self.bond_changed_at == height {
+            self.bond.min(self.bond_before_change)
+        } else {
+            self.bond
         }
     }
 
@@ -112,6 +136,11 @@ impl State {
             && p.bond >= cfg.min_provider_bond
             && p.available_bond() >= collateral
             && (!cfg.require_tee_attestation || p.attested_score(now_ms) >= cfg.min_trust_score)
+    }
+
+    /// Draw weight of `p` in the block being applied.
+    pub(crate) fn draw_weight(&self, p: &Provider) -> Amount {
+        p.selection_weight(self.tip.height.saturating_add(1))
     }
 
     pub(crate) fn owned_provider(&self, id: &ProviderId, signer: &Address) -> Result<Provider, TxError> {
@@ -239,6 +268,8 @@ pub(crate) fn register(
             attestation: record,
             trust: 0,
             stats: ProviderStats::default(),
+            bond_before_change: 0,
+            bond_changed_at: ctx.header.height,
         },
     );
     Ok(())
@@ -249,6 +280,7 @@ pub(crate) fn top_up(ctx: &mut Ctx, id: ProviderId, amount: Amount) -> Result<()
         return Err(TxError::ZeroAmount);
     }
     let mut p = ctx.state.owned_provider(&id, &ctx.signer)?;
+    p.note_bond_change(ctx.header.height);
     p.bond = p.bond.checked_add(amount).ok_or(TxError::Overflow)?;
     ctx.state.debit(&ctx.signer.clone(), amount)?;
     ctx.events.push(Event::BondToppedUp {

@@ -80,7 +80,7 @@ pub(crate) fn assign(state: &mut State, mut task: Task, header: &Header, events:
         .map(|p| Candidate {
             id: p.id,
             owner: p.owner,
-            weight: p.bond,
+            weight: state.draw_weight(p),
         })
         .collect();
     let n = task.terms.n;
@@ -370,7 +370,8 @@ fn finalize(end: &mut EndCtx, mut task: Task, hash: Hash, right: &[ProviderId]) 
         if task.submitter != p.owner {
             crate::tee::record_success(&mut p);
         }
-        let reward = crate::mining::reward_for(end.state, &p, 0);
+        let cap = protocol.checked_div(right.len() as Amount).unwrap_or(0);
+        let reward = crate::mining::reward_for(end.state, &p, 0, cap);
         end.state.providers.insert(*pid, p);
         crate::mining::credit_reward(end, *pid, reward);
     }

@@ -388,6 +388,8 @@ mod tests {
             attestation: None,
             trust: 0,
             stats: Default::default(),
+            bond_before_change: 0,
+            bond_changed_at: 0,
         };
         for _ in 0..150 {
             record_success(&mut p);

@@ -28,6 +28,17 @@ const CHALLENGE_BOND: u128 = E18 / 10;
 const REFEREE_SLASH: u128 = E18 / 100;
 const SLASH: u128 = E18 / 10;
 const REWARD: u128 = 1_000_000_000;
+
+/// The mint per majority member when `k` providers are paid for a task: the flat
+/// reward capped at the protocol share of the fee, split among them.
+const fn reward(k: u128) -> u128 {
+    let cap = FEE / 20 / k;
+    if REWARD < cap {
+        REWARD
+    } else {
+        cap
+    }
+}
 const GOOD: Hash = [0x11; 32];
 const BAD: Hash = [0xbb; 32];
 const OTHER: Hash = [0xcc; 32];
@@ -419,7 +430,7 @@ fn dispute_won_by_provider() {
         ("carol".into(), -(CHALLENGE_BOND as i128)),
         (
             op(p.provider),
-            (FEE - FEE / 20 + REWARD + CHALLENGE_BOND / 2) as i128,
+            (FEE - FEE / 20 + reward(1) + CHALLENGE_BOND / 2) as i128,
         ),
     ];
     want.extend(
@@ -531,7 +542,7 @@ fn absent_and_dissenting_referees_are_slashed() {
         ("carol".into(), -(CHALLENGE_BOND as i128)),
         (
             op(p.provider),
-            (FEE - FEE / 20 + REWARD + CHALLENGE_BOND / 2) as i128,
+            (FEE - FEE / 20 + reward(1) + CHALLENGE_BOND / 2) as i128,
         ),
         (op(refs[3]), -(REFEREE_SLASH as i128)),
         (op(refs[4]), -(REFEREE_SLASH as i128)),
@@ -660,7 +671,7 @@ fn owner_cannot_challenge_its_own_result_and_a_sybil_loses() {
     applied(&run(&mut c, vec![challenge("sybil", p.task, BAD)]));
     referee_round(&mut c, p.task, &[Some(GOOD); 5], Some(("sybil", BAD)));
     settle(&mut c, &p.task, p.assigned_at);
-    let fee_and_reward = (FEE - FEE / 20 + REWARD) as i128;
+    let fee_and_reward = (FEE - FEE / 20 + reward(1)) as i128;
     assert_eq!(
         combined(&c) - before,
         fee_and_reward - (CHALLENGE_BOND / 2) as i128
@@ -866,7 +877,7 @@ fn m_of_n_all_agree() {
     settle(&mut c, &d.task, d.assigned_at);
     let each = (FEE - FEE / 20) / 5;
     let mut want = vec![("alice".to_string(), -(FEE as i128))];
-    want.extend(d.members.iter().map(|i| (op(*i), (each + REWARD) as i128)));
+    want.extend(d.members.iter().map(|i| (op(*i), (each + reward(5)) as i128)));
     expect(&deltas(&c, &before), &want);
     assert_eq!(c.state.globals().treasury, FEE / 20);
     assert_eq!(locked_everywhere(&c), 0);
@@ -911,7 +922,7 @@ fn m_of_n_two_divergent_are_slashed_after_the_escalation_window() {
         let v = if k % 2 == 1 {
             -(SLASH as i128)
         } else {
-            (each_fee + REWARD + each_share) as i128
+            (each_fee + reward(3) + each_share) as i128
         };
         want.push((op(*i), v));
     }
@@ -950,7 +961,7 @@ fn m_of_n_withholder_is_slashed() {
         let v = if k == 2 {
             -(SLASH as i128)
         } else {
-            (each_fee + REWARD + each_share) as i128
+            (each_fee + reward(4) + each_share) as i128
         };
         want.push((op(*i), v));
     }
@@ -1035,7 +1046,7 @@ fn m_of_n_copied_commitment_cannot_be_revealed() {
     assert_eq!(dl[&op(m1)], -(SLASH as i128), "the copier is a withholder");
     assert_eq!(
         dl[&op(m0)],
-        ((FEE - FEE / 20) / 4 + REWARD + SLASH / 2 / 4) as i128
+        ((FEE - FEE / 20) / 4 + reward(4) + SLASH / 2 / 4) as i128
     );
 }
 
@@ -1139,7 +1150,7 @@ fn m_of_n_frivolous_escalation_loses_the_bond() {
         let v = match k {
             1 => -((SLASH + CHALLENGE_BOND) as i128),
             3 => -(SLASH as i128),
-            _ => (each_fee + REWARD + per_defender) as i128,
+            _ => (each_fee + reward(3) + per_defender) as i128,
         };
         want.push((op(*i), v));
     }
@@ -1193,9 +1204,9 @@ fn m_of_n_per_task_sizes_are_used() {
     let each = (FEE - FEE / 20) / 2;
     let want = vec![
         ("alice".to_string(), -(FEE as i128)),
-        (op(d.members[0]), (each + REWARD + SLASH / 2 / 2) as i128),
+        (op(d.members[0]), (each + reward(2) + SLASH / 2 / 2) as i128),
         (op(d.members[1]), -(SLASH as i128)),
-        (op(d.members[2]), (each + REWARD + SLASH / 2 / 2) as i128),
+        (op(d.members[2]), (each + reward(2) + SLASH / 2 / 2) as i128),
     ];
     expect(&deltas(&c, &before), &want);
 }

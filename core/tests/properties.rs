@@ -22,7 +22,8 @@ use aivm_core::error::DecodeError;
 use aivm_core::genesis::GenesisProvider;
 use aivm_core::models::Model;
 use aivm_core::state::{Collection, State};
-use aivm_core::tx::{key_from_name, AuthError, GpuInfo, Redundancy};
+use aivm_core::tasks::TaskStatus;
+use aivm_core::tx::{key_from_name, AuthError, ConflictKey, GpuInfo, Redundancy};
 use aivm_core::types::{Sig64, TaskType};
 use aivm_core::{
     apply_observed, apply_verified_block, Action, Address, Block, BlockOutcome, Config, Genesis,
@@ -55,7 +56,11 @@ fn addr(name: &str) -> Address {
 }
 
 fn name_of(a: &Address) -> &'static str {
-    NAMES.iter().copied().find(|n| addr(n) == *a).unwrap_or("nobody")
+    NAMES
+        .iter()
+        .copied()
+        .find(|n| addr(n) == *a)
+        .unwrap_or("nobody")
 }
 
 /// Short windows and small bounds so that every path is reached within a few blocks.
@@ -65,7 +70,7 @@ fn config(mode: VerificationMode) -> Config {
         challenge_window_blocks: 3,
         tee_challenge_window_blocks: 1,
         post_finality_horizon_blocks: 4,
-        result_deadline_blocks: 2,
+        result_deadline_blocks: 3,
         unbond_cooldown_blocks: 2,
         task_timeout_ms: 14_000,
         epoch_duration_ms: 9_000,
@@ -106,6 +111,8 @@ enum Amt {
     Frac(u8),
     Max,
     MinBond,
+    /// A task fee comfortably above the minimum.
+    Fee,
 }
 
 /// Who signs an action on a provider: its owner, or anyone.
@@ -117,23 +124,95 @@ enum Who {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Transfer { from: u8, to: u8, amount: Amt },
-    RegisterModel { who: u8, name: u8, types: u8, context: u32 },
-    RetireModel { by_gov: bool, who: u8, model: u8 },
-    RegisterProvider { who: u8, bond: Amt, models: u8, endpoint: u16 },
-    TopUp { who: Who, provider: u8, amount: Amt },
-    Unbond { who: Who, provider: u8 },
-    Withdraw { who: Who, provider: u8 },
-    Attest { who: Who, provider: u8, garbage: u8 },
-    Submit { who: u8, model: u8, fee: Amt, input: u16, redundancy: Option<(u8, u8)> },
-    Result { who: Who, task: u8, provider: Option<u8>, out: u8, ms: u64, inline: u16 },
-    Challenge { who: u8, task: u8, claim: u8 },
-    RevealClaim { who: u8, task: u8, out: u8 },
-    Commit { who: Who, task: u8, provider: u8, out: u8, garbage: bool },
-    Reveal { who: Who, task: u8, provider: u8, out: u8 },
-    Claim { who: Who, provider: u8 },
-    BadNonce { who: u8, ahead: bool },
-    BadSig { who: u8 },
+    Transfer {
+        from: u8,
+        to: u8,
+        amount: Amt,
+    },
+    RegisterModel {
+        who: u8,
+        name: u8,
+        types: u8,
+        context: u32,
+    },
+    RetireModel {
+        by_gov: bool,
+        who: u8,
+        model: u8,
+    },
+    RegisterProvider {
+        who: u8,
+        bond: Amt,
+        models: u8,
+        endpoint: u16,
+    },
+    TopUp {
+        who: Who,
+        provider: u8,
+        amount: Amt,
+    },
+    Unbond {
+        who: Who,
+        provider: u8,
+    },
+    Withdraw {
+        who: Who,
+        provider: u8,
+    },
+    Attest {
+        who: Who,
+        provider: u8,
+        garbage: u8,
+    },
+    Submit {
+        who: u8,
+        model: u8,
+        fee: Amt,
+        input: u16,
+        redundancy: Option<(u8, u8)>,
+    },
+    Result {
+        who: Who,
+        task: u8,
+        provider: Option<u8>,
+        out: u8,
+        ms: u64,
+        inline: u16,
+    },
+    Challenge {
+        who: u8,
+        task: u8,
+        claim: u8,
+    },
+    RevealClaim {
+        who: u8,
+        task: u8,
+        out: u8,
+    },
+    Commit {
+        who: Who,
+        task: u8,
+        provider: u8,
+        out: u8,
+        garbage: bool,
+    },
+    Reveal {
+        who: Who,
+        task: u8,
+        provider: u8,
+        out: u8,
+    },
+    Claim {
+        who: Who,
+        provider: u8,
+    },
+    BadNonce {
+        who: u8,
+        ahead: bool,
+    },
+    BadSig {
+        who: u8,
+    },
 }
 
 fn amt() -> impl Strategy<Value = Amt> {
@@ -142,6 +221,7 @@ fn amt() -> impl Strategy<Value = Amt> {
         (0u8..=12).prop_map(Amt::Frac),
         Just(Amt::Max),
         Just(Amt::MinBond),
+        Just(Amt::Fee),
     ]
 }
 
@@ -153,21 +233,21 @@ fn op() -> impl Strategy<Value = Op> {
     let u = any::<u8>;
     prop_oneof![
         3 => (u(), u(), amt()).prop_map(|(from, to, amount)| Op::Transfer { from, to, amount }),
-        1 => (u(), 0u8..5, u(), prop_oneof![Just(0u32), Just(4096u32)])
+        2 => (u(), 0u8..5, u(), prop_oneof![Just(0u32), Just(4096u32)])
             .prop_map(|(who, name, types, context)| Op::RegisterModel { who, name, types, context }),
-        1 => (any::<bool>(), u(), u())
+        2 => (prop::bool::weighted(0.8), u(), u())
             .prop_map(|(by_gov, who, model)| Op::RetireModel { by_gov, who, model }),
-        3 => (u(), prop_oneof![3 => Just(Amt::MinBond), 1 => amt()], u(), prop_oneof![Just(0u16), Just(300u16)])
+        2 => (u(), prop_oneof![3 => Just(Amt::MinBond), 1 => amt()], u(), prop_oneof![Just(0u16), Just(300u16)])
             .prop_map(|(who, bond, models, endpoint)| Op::RegisterProvider { who, bond, models, endpoint }),
         1 => (who(), u(), amt()).prop_map(|(who, provider, amount)| Op::TopUp { who, provider, amount }),
         1 => (who(), u()).prop_map(|(who, provider)| Op::Unbond { who, provider }),
         1 => (who(), u()).prop_map(|(who, provider)| Op::Withdraw { who, provider }),
         1 => (who(), u(), u()).prop_map(|(who, provider, garbage)| Op::Attest { who, provider, garbage }),
-        4 => (u(), u(), prop_oneof![4 => Just(Amt::Small(0)).prop_map(|_| Amt::Frac(0)), 1 => amt()],
+        4 => (u(), u(), prop_oneof![4 => Just(Amt::Fee), 1 => amt()],
               prop_oneof![Just(0u16), Just(5u16), Just(4097u16)],
               proptest::option::weighted(0.2, (0u8..6, 0u8..6)))
             .prop_map(|(who, model, fee, input, redundancy)| Op::Submit { who, model, fee, input, redundancy }),
-        5 => (who(), u(), proptest::option::weighted(0.2, u()), 0u8..3, prop_oneof![Just(50u64), Just(5_000), Just(u64::MAX)], prop_oneof![4 => Just(0u16), 1 => Just(4097u16)])
+        7 => (who(), u(), proptest::option::weighted(0.2, u()), 0u8..3, prop_oneof![Just(50u64), Just(5_000), Just(u64::MAX)], prop_oneof![4 => Just(0u16), 1 => Just(4097u16)])
             .prop_map(|(who, task, provider, out, ms, inline)| Op::Result { who, task, provider, out, ms, inline }),
         2 => (u(), u(), 0u8..3).prop_map(|(who, task, claim)| Op::Challenge { who, task, claim }),
         1 => (u(), u(), 0u8..3).prop_map(|(who, task, out)| Op::RevealClaim { who, task, out }),
@@ -179,6 +259,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => u().prop_map(|who| Op::BadSig { who }),
     ]
 }
+
+/// Statuses in which a task has committee or referee seats.
+const SEATED: &[TaskStatus] = &[
+    TaskStatus::Disputed,
+    TaskStatus::Committing,
+    TaskStatus::Revealing,
+];
 
 /// Turns operations into signed transactions against a state, tracking nonces within a block.
 struct Builder<'s> {
@@ -216,6 +303,19 @@ impl<'s> Builder<'s> {
         (!all.is_empty()).then(|| all[usize::from(i) % all.len()])
     }
 
+    /// Mostly a task in one of `statuses` (where the action can apply), sometimes any task.
+    fn task_in(&self, i: u8, statuses: &[TaskStatus]) -> Option<&'s aivm_core::tasks::Task> {
+        let fitting: Vec<_> = self
+            .state
+            .tasks()
+            .filter(|t| statuses.contains(&t.status))
+            .collect();
+        if fitting.is_empty() || i % 5 == 0 {
+            return self.task(i);
+        }
+        Some(fitting[usize::from(i) % fitting.len()])
+    }
+
     fn model(&self, i: u8) -> String {
         let all: Vec<String> = self.state.models().iter().map(|m| m.id.clone()).collect();
         all[usize::from(i) % all.len()].clone()
@@ -227,6 +327,7 @@ impl<'s> Builder<'s> {
             Amt::Frac(k) => self.state.balance(signer) / 8 * u128::from(k),
             Amt::Max => u128::MAX,
             Amt::MinBond => self.state.config().min_provider_bond,
+            Amt::Fee => 2_000_000,
         }
     }
 
@@ -299,7 +400,19 @@ impl<'s> Builder<'s> {
             }
             Op::RetireModel { by_gov, who, model } => {
                 let signer = if by_gov { "gov" } else { Self::actor(who) };
-                let id = self.model(model);
+                // Mostly a model someone registered (it holds a deposit to give back).
+                let registered: Vec<String> = self
+                    .state
+                    .models()
+                    .iter()
+                    .filter(|m| m.owner.is_some())
+                    .map(|m| m.id.clone())
+                    .collect();
+                let id = if registered.is_empty() || model % 4 == 0 {
+                    self.model(model)
+                } else {
+                    registered[usize::from(model) % registered.len()].clone()
+                };
                 self.sign(signer, A::RetireModel { id })
             }
             Op::RegisterProvider {
@@ -382,10 +495,7 @@ impl<'s> Builder<'s> {
                 redundancy,
             } => {
                 let who = Self::actor(who);
-                let fee = match fee {
-                    Amt::Frac(0) => 2_000_000,
-                    other => self.amount(other, &addr(who)),
-                };
+                let fee = self.amount(fee, &addr(who));
                 self.sign(
                     who,
                     A::SubmitTask {
@@ -409,10 +519,10 @@ impl<'s> Builder<'s> {
                 ms,
                 inline,
             } => {
-                let t = self.task(task)?;
+                let t = self.task_in(task, &[TaskStatus::Assigned])?;
                 let (pid, owner) = match (provider, t.provider) {
                     (None, Some(p)) => (p, self.state.provider(&p).map(|p| p.owner)?),
-                    (Some(i), _) | (None, None) => self.provider(i_or(provider, task))?,
+                    _ => self.provider(provider.unwrap_or(task))?,
                 };
                 let signer = self.signer(who, owner);
                 self.sign(
@@ -427,13 +537,13 @@ impl<'s> Builder<'s> {
                 )
             }
             Op::Challenge { who, task, claim } => {
-                let t = self.task(task)?;
+                let t = self.task_in(task, &[TaskStatus::ResultPosted])?;
                 let who = Self::actor(who);
                 let claim = claim_commitment(&t.id, &addr(who), &[claim; 32], &[1; 32]);
                 self.sign(who, A::Challenge { task: t.id, claim })
             }
             Op::RevealClaim { who, task, out } => {
-                let t = self.task(task)?;
+                let t = self.task_in(task, &[TaskStatus::Disputed])?;
                 let who = match t.challenge.as_ref() {
                     Some(c) if who % 4 != 0 => name_of(&c.challenger),
                     _ => Self::actor(who),
@@ -454,7 +564,7 @@ impl<'s> Builder<'s> {
                 out,
                 garbage,
             } => {
-                let t = self.task(task)?;
+                let t = self.task_in(task, SEATED)?;
                 let (pid, owner) = self.member(t, provider)?;
                 let commitment = if garbage {
                     [out; 32]
@@ -476,7 +586,7 @@ impl<'s> Builder<'s> {
                 provider,
                 out,
             } => {
-                let t = self.task(task)?;
+                let t = self.task_in(task, SEATED)?;
                 let (pid, owner) = self.member(t, provider)?;
                 self.sign(
                     self.signer(who, owner),
@@ -542,10 +652,6 @@ impl<'s> Builder<'s> {
     }
 }
 
-fn i_or(provider: Option<u8>, task: u8) -> u8 {
-    provider.unwrap_or(task)
-}
-
 fn garbage_attestation(g: u8, owner: Address) -> SignedAttestation {
     SignedAttestation {
         evidence: AttestationEvidence {
@@ -589,28 +695,102 @@ fn next_block(state: &State, txs: Vec<SignedTx>) -> Block {
 
 type Verdicts = Vec<Result<VerifiedTx, AuthError>>;
 
-/// Applies a block, checking the invariants after every transaction and at block end.
+/// Applies a block, checking after every transaction that the invariants hold and that the
+/// transaction changed no account, provider, task or model outside its conflict keys (a rejected
+/// one: nothing at all), and the invariants again at block end.
 fn apply_checked(
     state: &State,
     block: &Block,
     verdicts: Verdicts,
 ) -> Result<(State, BlockOutcome), TestCaseError> {
+    let keys: BTreeMap<[u8; 32], Vec<ConflictKey>> = verdicts
+        .iter()
+        .flatten()
+        .map(|v| (v.hash, v.conflict_keys()))
+        .collect();
+    let mut prev = state.clone();
     let mut broken = None;
     let (next, out) = apply_observed(state, block, verdicts, &mut |s, r| {
-        if broken.is_none() {
-            if let Err(e) = s.check_invariants() {
-                broken = Some(format!("{e} after {:?}", r.map(|r| &r.status)));
+        if broken.is_some() {
+            return;
+        }
+        if let Err(e) = s.check_invariants() {
+            broken = Some(format!("{e} after {:?}", r.map(|r| &r.status)));
+        } else if let Some(r) = r {
+            let allowed = match r.status {
+                aivm_core::TxStatus::Rejected(_) => None,
+                _ => keys.get(&r.tx),
+            };
+            if let Err(e) = footprint_within(&prev, s, allowed) {
+                broken = Some(format!("{e} ({:?})", r.status));
             }
+            prev = s.clone();
         }
     })
     .map_err(|e| TestCaseError::fail(format!("block refused: {e}")))?;
     if let Some(b) = broken {
         return Err(TestCaseError::fail(format!(
-            "height {}: invariant broken: {b}",
+            "height {}: {b}",
             block.header.height
         )));
     }
     Ok((next, out))
+}
+
+/// Every entity that differs between `before` and `after` is named by `keys`.
+fn footprint_within(
+    before: &State,
+    after: &State,
+    keys: Option<&Vec<ConflictKey>>,
+) -> Result<(), String> {
+    let allowed = |k: ConflictKey| keys.is_some_and(|ks| ks.contains(&k));
+    let mut changed = Vec::new();
+    let accounts: std::collections::BTreeSet<Address> = before
+        .accounts()
+        .chain(after.accounts())
+        .map(|(a, _)| *a)
+        .collect();
+    for a in accounts {
+        if before.account(&a) != after.account(&a) {
+            changed.push(ConflictKey::Account(a));
+        }
+    }
+    let providers: std::collections::BTreeSet<ProviderId> = before
+        .providers()
+        .iter()
+        .chain(after.providers().iter())
+        .map(|p| p.id)
+        .collect();
+    for p in providers {
+        if before.provider(&p) != after.provider(&p) {
+            changed.push(ConflictKey::Provider(p));
+        }
+    }
+    let tasks: std::collections::BTreeSet<TaskId> =
+        before.tasks().chain(after.tasks()).map(|t| t.id).collect();
+    for t in tasks {
+        if before.task(&t) != after.task(&t) {
+            changed.push(ConflictKey::Task(t));
+        }
+    }
+    let model = |s: &State, id: &str| s.models().into_iter().find(|m| m.id == id).cloned();
+    let models: std::collections::BTreeSet<String> = before
+        .models()
+        .iter()
+        .chain(after.models().iter())
+        .map(|m| m.id.clone())
+        .collect();
+    for m in models {
+        if model(before, &m) != model(after, &m) {
+            changed.push(ConflictKey::Model(m));
+        }
+    }
+    match changed.into_iter().find(|k| !allowed(k.clone())) {
+        Some(k) => Err(format!(
+            "a transaction changed {k:?} outside its conflict keys {keys:?}"
+        )),
+        None => Ok(()),
+    }
 }
 
 struct Run {
@@ -660,7 +840,10 @@ fn check_tasks_tree(state: &State) -> Result<(), TestCaseError> {
             .ok_or_else(|| TestCaseError::fail("no proof for a task"))?;
         prop_assert!(proof.verify(&root, &leaf));
         let slot = usize::try_from(proof.slot).unwrap();
-        prop_assert!(slot < leaves.len(), "tasks are never removed: slots are dense");
+        prop_assert!(
+            slot < leaves.len(),
+            "tasks are never removed: slots are dense"
+        );
         leaves[slot] = leaf;
     }
     if leaves.is_empty() {
@@ -670,7 +853,9 @@ fn check_tasks_tree(state: &State) -> Result<(), TestCaseError> {
     let rs = MerkleTree::<NodeHasher>::from_leaves(&leaves);
     prop_assert_eq!(rs.root(), Some(root));
     for i in [0, leaves.len() / 2, leaves.len() - 1] {
-        prop_assert!(rs.proof(&[i]).verify(root, &[i], &[leaves[i]], leaves.len()));
+        prop_assert!(rs
+            .proof(&[i])
+            .verify(root, &[i], &[leaves[i]], leaves.len()));
     }
     Ok(())
 }
@@ -694,7 +879,7 @@ fn opening() -> Vec<Vec<Op>> {
     let submit = |who, model| Op::Submit {
         who,
         model,
-        fee: Amt::Frac(0),
+        fee: Amt::Fee,
         input: 5,
         redundancy: None,
     };
@@ -745,6 +930,29 @@ fn busy_state() -> &'static State {
             let verdicts = block.txs.iter().map(SignedTx::verify).collect();
             *state = apply_checked(state, &block, verdicts).unwrap().0;
         };
+        let results = || -> Vec<Op> {
+            (0..8)
+                .map(|task| Op::Result {
+                    who: Who::Owner,
+                    task,
+                    provider: None,
+                    out: 1,
+                    ms: 50,
+                    inline: 0,
+                })
+                .collect()
+        };
+        let submits = |model: u8| -> Vec<Op> {
+            (0..3)
+                .map(|i| Op::Submit {
+                    who: 4 + i,
+                    model,
+                    fee: Amt::Fee,
+                    input: 0,
+                    redundancy: None,
+                })
+                .collect()
+        };
         let mut script = opening();
         script.push(vec![Op::RegisterModel {
             who: 4,
@@ -752,65 +960,48 @@ fn busy_state() -> &'static State {
             types: 0xff,
             context: 4096,
         }]);
-        for _ in 0..3 {
-            // Results for every assigned task, by its provider.
-            script.push(
-                (0..8)
-                    .map(|task| Op::Result {
-                        who: Who::Owner,
-                        task,
-                        provider: None,
-                        out: 1,
-                        ms: 50,
-                        inline: 0,
-                    })
-                    .collect(),
-            );
-        }
+        script.push(results()); // the first tasks post results
+        script.push(submits(1)); // "qwen3-8b", now that "m-0" sorts first
+        script.push(vec![]); // the new tasks are assigned
+        script.push(results()); // new results posted; the first ones finalise
+        script.push(submits(1)); // assigned at the end of the next block
         for ops in script {
             step(&mut state, ops);
         }
-        // More tasks, then a challenge on a posted result and an unbonding provider.
-        step(
-            &mut state,
-            (0..3)
-                .map(|i| Op::Submit {
-                    who: 4 + i,
-                    model: 1,
-                    fee: Amt::Frac(0),
-                    input: 0,
-                    redundancy: None,
-                })
-                .collect(),
-        );
+        // A challenge on a posted result, an unbonding provider and a pending task.
         let posted = state
             .tasks()
-            .position(|t| t.status == aivm_core::tasks::TaskStatus::ResultPosted);
-        let mut last = vec![Op::Unbond {
-            who: Who::Owner,
-            provider: 3,
-        }];
-        if let Some(i) = posted {
-            last.push(Op::Challenge {
-                who: 6,
-                task: i as u8,
-                claim: 2,
-            });
-        }
-        last.push(Op::Submit {
-            who: 1,
-            model: 0,
-            fee: Amt::Frac(0),
-            input: 0,
-            redundancy: None,
-        });
-        step(&mut state, last);
+            .position(|t| t.status == TaskStatus::ResultPosted)
+            .expect("a posted result");
+        step(
+            &mut state,
+            vec![
+                Op::Unbond {
+                    who: Who::Owner,
+                    provider: 3,
+                },
+                Op::Challenge {
+                    who: 6,
+                    task: posted as u8,
+                    claim: 2,
+                },
+                Op::Submit {
+                    who: 1,
+                    model: 0,
+                    fee: Amt::Fee,
+                    input: 0,
+                    redundancy: None,
+                },
+            ],
+        );
+        let counts = state.task_counts();
+        assert!(counts.len() >= 4, "{counts:?}");
         state
     })
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, max_shrink_iters: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn disjoint_conflict_keys_commute(a in op(), b in op()) {
@@ -856,7 +1047,11 @@ where
 {
     let leaves = c.leaves_from_scratch();
     let root = c.root();
-    prop_assert_eq!(root, reference_root(&leaves), "incremental root vs full rebuild");
+    prop_assert_eq!(
+        root,
+        reference_root(&leaves),
+        "incremental root vs full rebuild"
+    );
     if leaves.is_empty() {
         return Ok(());
     }
@@ -934,88 +1129,228 @@ fn task_type() -> impl Strategy<Value = TaskType> {
 }
 
 fn attestation() -> impl Strategy<Value = SignedAttestation> {
-    (any::<u8>(), text(), h32(), any::<[bool; 5]>(), any::<(u64, u64)>(), h32(), h32(), sig64()).prop_map(
-        |(t, device_model, measurement, f, (issued_at_ms, expires_at_ms), provider_key, attestor, signature)| {
-            SignedAttestation {
-                evidence: AttestationEvidence {
-                    tee_type: [TeeType::Sgx, TeeType::SevSnp, TeeType::Tdx, TeeType::Nvidia, TeeType::Arm]
-                        [usize::from(t % 5)],
-                    kind: if t & 0x80 == 0 { EvidenceKind::GpuLocal } else { EvidenceKind::SoftwareOnly },
-                    device_model,
-                    measurement,
-                    cc_enabled: f[0],
-                    tee_io: f[1],
-                    rim_verified: f[2],
-                    benchmark_ok: f[3],
-                    driver_ok: f[4],
-                    issued_at_ms,
-                    expires_at_ms,
-                    provider_key,
-                    attestor,
-                },
-                signature,
-            }
-        },
+    (
+        any::<u8>(),
+        text(),
+        h32(),
+        any::<[bool; 5]>(),
+        any::<(u64, u64)>(),
+        h32(),
+        h32(),
+        sig64(),
     )
+        .prop_map(
+            |(
+                t,
+                device_model,
+                measurement,
+                f,
+                (issued_at_ms, expires_at_ms),
+                provider_key,
+                attestor,
+                signature,
+            )| {
+                SignedAttestation {
+                    evidence: AttestationEvidence {
+                        tee_type: [
+                            TeeType::Sgx,
+                            TeeType::SevSnp,
+                            TeeType::Tdx,
+                            TeeType::Nvidia,
+                            TeeType::Arm,
+                        ][usize::from(t % 5)],
+                        kind: if t & 0x80 == 0 {
+                            EvidenceKind::GpuLocal
+                        } else {
+                            EvidenceKind::SoftwareOnly
+                        },
+                        device_model,
+                        measurement,
+                        cc_enabled: f[0],
+                        tee_io: f[1],
+                        rim_verified: f[2],
+                        benchmark_ok: f[3],
+                        driver_ok: f[4],
+                        issued_at_ms,
+                        expires_at_ms,
+                        provider_key,
+                        attestor,
+                    },
+                    signature,
+                }
+            },
+        )
 }
 
 fn action() -> impl Strategy<Value = Action> {
     use Action as A;
     let gpus = prop::collection::vec(
-        (text(), any::<u32>(), any::<u32>()).prop_map(|(model, memory_gb, count)| GpuInfo { model, memory_gb, count }),
+        (text(), any::<u32>(), any::<u32>()).prop_map(|(model, memory_gb, count)| GpuInfo {
+            model,
+            memory_gb,
+            count,
+        }),
         0..3,
     );
     prop_oneof![
-        (h32(), amount()).prop_map(|(to, amount)| A::Transfer { to: Address(to), amount }),
-        (text(), h32(), prop::collection::vec(task_type(), 0..5), any::<u32>())
-            .prop_map(|(id, weights_hash, task_types, context_length)| A::RegisterModel { id, weights_hash, task_types, context_length }),
-        text().prop_map(|id| A::RetireModel { id }),
-        (text(), gpus, prop::collection::vec(text(), 0..3), amount(), prop::option::of(attestation()))
-            .prop_map(|(endpoint, gpus, models, bond, attestation)| A::RegisterProvider { endpoint, gpus, models, bond, attestation }),
-        (h32(), amount()).prop_map(|(p, amount)| A::TopUpBond { provider: ProviderId(p), amount }),
-        h32().prop_map(|p| A::Unbond { provider: ProviderId(p) }),
-        h32().prop_map(|p| A::WithdrawBond { provider: ProviderId(p) }),
-        (h32(), attestation()).prop_map(|(p, attestation)| A::Attest { provider: ProviderId(p), attestation }),
-        (text(), task_type(), h32(), prop::collection::vec(any::<u8>(), 0..20), amount(), prop::option::of(any::<(u32, u32)>()))
-            .prop_map(|(model, task_type, input_hash, inline_input, fee, r)| A::SubmitTask {
-                model, task_type, input_hash, inline_input, fee,
-                redundancy: r.map(|(n, m)| Redundancy { n, m }),
-            }),
-        (h32(), h32(), h32(), prop::collection::vec(any::<u8>(), 0..20), any::<u64>())
-            .prop_map(|(t, p, output_hash, inline_output, compute_time_ms)| A::SubmitResult {
-                task: TaskId(t), provider: ProviderId(p), output_hash, inline_output, compute_time_ms,
-            }),
-        (h32(), h32()).prop_map(|(t, claim)| A::Challenge { task: TaskId(t), claim }),
-        (h32(), h32(), h32()).prop_map(|(t, output_hash, salt)| A::RevealClaim { task: TaskId(t), output_hash, salt }),
-        (h32(), h32(), h32()).prop_map(|(t, p, commitment)| A::CommitOutput { task: TaskId(t), provider: ProviderId(p), commitment }),
-        (h32(), h32(), h32(), h32()).prop_map(|(t, p, output_hash, salt)| A::RevealOutput {
-            task: TaskId(t), provider: ProviderId(p), output_hash, salt,
+        (h32(), amount()).prop_map(|(to, amount)| A::Transfer {
+            to: Address(to),
+            amount
         }),
-        h32().prop_map(|p| A::ClaimRewards { provider: ProviderId(p) }),
+        (
+            text(),
+            h32(),
+            prop::collection::vec(task_type(), 0..5),
+            any::<u32>()
+        )
+            .prop_map(
+                |(id, weights_hash, task_types, context_length)| A::RegisterModel {
+                    id,
+                    weights_hash,
+                    task_types,
+                    context_length
+                }
+            ),
+        text().prop_map(|id| A::RetireModel { id }),
+        (
+            text(),
+            gpus,
+            prop::collection::vec(text(), 0..3),
+            amount(),
+            prop::option::of(attestation())
+        )
+            .prop_map(
+                |(endpoint, gpus, models, bond, attestation)| A::RegisterProvider {
+                    endpoint,
+                    gpus,
+                    models,
+                    bond,
+                    attestation
+                }
+            ),
+        (h32(), amount()).prop_map(|(p, amount)| A::TopUpBond {
+            provider: ProviderId(p),
+            amount
+        }),
+        h32().prop_map(|p| A::Unbond {
+            provider: ProviderId(p)
+        }),
+        h32().prop_map(|p| A::WithdrawBond {
+            provider: ProviderId(p)
+        }),
+        (h32(), attestation()).prop_map(|(p, attestation)| A::Attest {
+            provider: ProviderId(p),
+            attestation
+        }),
+        (
+            text(),
+            task_type(),
+            h32(),
+            prop::collection::vec(any::<u8>(), 0..20),
+            amount(),
+            prop::option::of(any::<(u32, u32)>())
+        )
+            .prop_map(|(model, task_type, input_hash, inline_input, fee, r)| {
+                A::SubmitTask {
+                    model,
+                    task_type,
+                    input_hash,
+                    inline_input,
+                    fee,
+                    redundancy: r.map(|(n, m)| Redundancy { n, m }),
+                }
+            }),
+        (
+            h32(),
+            h32(),
+            h32(),
+            prop::collection::vec(any::<u8>(), 0..20),
+            any::<u64>()
+        )
+            .prop_map(|(t, p, output_hash, inline_output, compute_time_ms)| {
+                A::SubmitResult {
+                    task: TaskId(t),
+                    provider: ProviderId(p),
+                    output_hash,
+                    inline_output,
+                    compute_time_ms,
+                }
+            }),
+        (h32(), h32()).prop_map(|(t, claim)| A::Challenge {
+            task: TaskId(t),
+            claim
+        }),
+        (h32(), h32(), h32()).prop_map(|(t, output_hash, salt)| A::RevealClaim {
+            task: TaskId(t),
+            output_hash,
+            salt
+        }),
+        (h32(), h32(), h32()).prop_map(|(t, p, commitment)| A::CommitOutput {
+            task: TaskId(t),
+            provider: ProviderId(p),
+            commitment
+        }),
+        (h32(), h32(), h32(), h32()).prop_map(|(t, p, output_hash, salt)| A::RevealOutput {
+            task: TaskId(t),
+            provider: ProviderId(p),
+            output_hash,
+            salt,
+        }),
+        h32().prop_map(|p| A::ClaimRewards {
+            provider: ProviderId(p)
+        }),
     ]
 }
 
 fn signed_tx() -> impl Strategy<Value = SignedTx> {
-    (h32(), text(), any::<u64>(), action(), sig64()).prop_map(|(signer, chain_id, nonce, action, sig)| SignedTx {
-        signer: Address(signer),
-        body: TxBody { chain_id, nonce, action },
-        signature: Sig64(sig),
-    })
-}
-
-fn block() -> impl Strategy<Value = Block> {
-    (text(), any::<u64>(), h32(), any::<u64>(), h32(), h32(), h32(), prop::collection::vec(signed_tx(), 0..4)).prop_map(
-        |(chain_id, height, parent, time_ms, proposer, seed, tx_root, txs)| Block {
-            header: Header { chain_id, height, parent, time_ms, proposer: Address(proposer), seed, tx_root },
-            txs,
+    (h32(), text(), any::<u64>(), action(), sig64()).prop_map(
+        |(signer, chain_id, nonce, action, sig)| SignedTx {
+            signer: Address(signer),
+            body: TxBody {
+                chain_id,
+                nonce,
+                action,
+            },
+            signature: Sig64(sig),
         },
     )
 }
 
+fn block() -> impl Strategy<Value = Block> {
+    (
+        text(),
+        any::<u64>(),
+        h32(),
+        any::<u64>(),
+        h32(),
+        h32(),
+        h32(),
+        prop::collection::vec(signed_tx(), 0..4),
+    )
+        .prop_map(
+            |(chain_id, height, parent, time_ms, proposer, seed, tx_root, txs)| Block {
+                header: Header {
+                    chain_id,
+                    height,
+                    parent,
+                    time_ms,
+                    proposer: Address(proposer),
+                    seed,
+                    tx_root,
+                },
+                txs,
+            },
+        )
+}
+
 /// Every field of the config from one random word each (truncated to the field's width).
 fn config_any() -> impl Strategy<Value = Config> {
-    (prop::collection::vec(amount(), 48), text(), prop::collection::vec(any::<[u8; 32]>(), 0..3)).prop_map(
-        |(w, host_chain_id, trusted_attestors)| {
+    (
+        prop::collection::vec(amount(), 48),
+        text(),
+        prop::collection::vec(any::<[u8; 32]>(), 0..3),
+    )
+        .prop_map(|(w, host_chain_id, trusted_attestors)| {
             let mut i = 0;
             let mut next = || {
                 i += 1;
@@ -1041,7 +1376,11 @@ fn config_any() -> impl Strategy<Value = Config> {
                 tx_fee: next(),
                 min_task_fee: next(),
                 protocol_share_bps: next() as u32,
-                reward_schedule: if next() & 1 == 1 { RewardSchedule::LuxV1 } else { RewardSchedule::Flat },
+                reward_schedule: if next() & 1 == 1 {
+                    RewardSchedule::LuxV1
+                } else {
+                    RewardSchedule::Flat
+                },
                 model_deposit: next(),
                 max_endpoint_len: next() as u32,
                 max_gpus: next() as u32,
@@ -1071,24 +1410,40 @@ fn config_any() -> impl Strategy<Value = Config> {
                 tee_challenge_window_blocks: next() as u64,
                 post_finality_horizon_blocks: next() as u64,
                 trusted_attestors,
-                ..Config::default()
             }
-        },
-    )
+        })
 }
 
 fn genesis_any() -> impl Strategy<Value = Genesis> {
-    let model = (text(), h32(), prop::collection::vec(task_type(), 0..4), any::<u32>(), prop::option::of(h32()), amount(), any::<bool>())
-        .prop_map(|(id, weights_hash, task_types, context_length, owner, deposit, retired)| Model {
-            id, weights_hash, task_types, context_length, owner: owner.map(Address), deposit, retired,
-        });
-    let provider = (h32(), text(), prop::collection::vec(text(), 0..3), amount()).prop_map(|(owner, endpoint, models, bond)| GenesisProvider {
-        owner: Address(owner),
-        endpoint,
-        gpus: vec![],
-        models,
-        bond,
-    });
+    let model = (
+        text(),
+        h32(),
+        prop::collection::vec(task_type(), 0..4),
+        any::<u32>(),
+        prop::option::of(h32()),
+        amount(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(id, weights_hash, task_types, context_length, owner, deposit, retired)| Model {
+                id,
+                weights_hash,
+                task_types,
+                context_length,
+                owner: owner.map(Address),
+                deposit,
+                retired,
+            },
+        );
+    let provider = (h32(), text(), prop::collection::vec(text(), 0..3), amount()).prop_map(
+        |(owner, endpoint, models, bond)| GenesisProvider {
+            owner: Address(owner),
+            endpoint,
+            gpus: vec![],
+            models,
+            bond,
+        },
+    );
     (
         text(),
         any::<u64>(),
@@ -1098,9 +1453,17 @@ fn genesis_any() -> impl Strategy<Value = Genesis> {
         prop::collection::vec(provider, 0..2),
         prop::option::of(h32().prop_map(Address)),
     )
-        .prop_map(|(chain_id, time_ms, config, balances, models, providers, governance)| Genesis {
-            chain_id, time_ms, config, balances, models, providers, governance,
-        })
+        .prop_map(
+            |(chain_id, time_ms, config, balances, models, providers, governance)| Genesis {
+                chain_id,
+                time_ms,
+                config,
+                balances,
+                models,
+                providers,
+                governance,
+            },
+        )
 }
 
 #[derive(Clone, Debug)]
@@ -1141,16 +1504,24 @@ where
     T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
 {
     let bytes = encode(value);
-    prop_assert_eq!(decode::<T>(&bytes).as_ref(), Ok(value));
+    let back = decode::<T>(&bytes);
+    prop_assert_eq!(back.as_ref(), Ok(value));
     if !extra.is_empty() {
         let mut longer = bytes.clone();
         longer.extend_from_slice(extra);
-        prop_assert_eq!(decode::<T>(&longer), Err(DecodeError::TrailingBytes(extra.len() as u64)));
+        prop_assert_eq!(
+            decode::<T>(&longer),
+            Err(DecodeError::TrailingBytes(extra.len() as u64))
+        );
     }
     for m in mutations {
         let bad = mutate(&bytes, m);
         if let Ok(v) = decode::<T>(&bad) {
-            prop_assert_eq!(encode(&v), bad, "a decoded value must re-encode to its input");
+            prop_assert_eq!(
+                &encode(&v),
+                &bad,
+                "a decoded value must re-encode to its input"
+            );
         }
         // The plain postcard decoder accepts non-canonical forms; `decode` must refuse them.
         if let Ok(v) = postcard::from_bytes::<T>(&bad) {

@@ -712,7 +712,7 @@ fn run_tasks(c: &mut Chain, who: &str, n: u64) -> Vec<TaskId> {
 fn public_mode_never_shortens_the_window_even_at_max_trust() {
     let mut c = chain(fast(VerificationMode::Optimistic));
     let pid = register(&mut c, "bob", Some(Ev::default().for_name("bob")));
-    run_tasks(&mut c, "alice", 120);
+    run_tasks(&mut c, "alice", u64::from(aivm_core::tee::MAX_TRUST));
     let p = c.state.provider(&pid).unwrap();
     assert_eq!(p.trust, aivm_core::tee::MAX_TRUST);
     assert_eq!(p.attested_score(c.state.tip().time_ms), 93);
@@ -756,7 +756,7 @@ fn verified_work_raises_trust_slowly_and_faults_cut_it_sharply() {
 fn self_dealt_tasks_earn_no_trust_and_never_get_the_shortcut() {
     let mut c = chain(fast(VerificationMode::TeeAttested));
     let pid = register(&mut c, "bob", Some(Ev::default().for_name("bob")));
-    let own = run_tasks(&mut c, "bob", 50);
+    let own = run_tasks(&mut c, "bob", 20);
     assert_eq!(c.state.provider(&pid).unwrap().trust, 0);
     for id in &own {
         assert_eq!(
@@ -772,7 +772,7 @@ fn self_dealt_tasks_earn_no_trust_and_never_get_the_shortcut() {
 }
 
 #[test]
-fn redundant_mode_never_finalises_on_one_provider_even_at_max_trust() {
+fn redundant_mode_never_finalises_on_one_trusted_provider() {
     let cfg = Config {
         verification_mode: VerificationMode::MultiPartyRedundant,
         redundancy_n: 3,

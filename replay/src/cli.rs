@@ -97,6 +97,9 @@ pub enum Command {
         /// Stop after this height.
         #[arg(long, value_name = "H")]
         stop_at: Option<u64>,
+        /// Only decode and check signatures (the benchmark's baseline): no block is applied.
+        #[arg(long)]
+        verify_only: bool,
     },
     /// Show a log's header and blocks (or one block in detail) without replaying it.
     Inspect {
@@ -322,6 +325,7 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
             threads,
             accept_torn_tail,
             stop_at,
+            verify_only,
         } => {
             let opts = ReplayOptions {
                 threads: threads.threads,
@@ -330,6 +334,9 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
                 progress: !quiet,
                 reference_check: true,
             };
+            if verify_only {
+                return cmd_verify_only(&log, &opts, json);
+            }
             cmd_replay(&log, &opts, json)
         }
         Command::Inspect {
@@ -433,6 +440,24 @@ fn cmd_replay(log: &Path, opts: &ReplayOptions, json: bool) -> Result<i32, CliEr
     } else {
         say!("ok: {} replayed, every recorded root confirmed", log.display());
         sayp!("{}", summary_text(&summary));
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_verify_only(log: &Path, opts: &ReplayOptions, json: bool) -> Result<i32, CliError> {
+    let v = Replayer::new(opts.clone())
+        .verify_only(log)
+        .map_err(|e| CliError::replay(e, json))?;
+    if json {
+        print_json(&json!({ "ok": true, "log": log.display().to_string(), "verify_only": to_json(&v) }), true);
+    } else {
+        say!(
+            "verified {} signatures in {} blocks ({} bad, which a replay turns into rejected receipts); nothing applied",
+            v.txs,
+            v.blocks,
+            v.bad_signatures
+        );
+        say!("  {} threads, {:.3} s, {:.0} txs/s", v.threads, v.elapsed_ms as f64 / 1000.0, v.txs_per_sec);
     }
     Ok(EXIT_OK)
 }

@@ -703,6 +703,57 @@ pub fn task_counts(state: &State) -> Vec<(String, u64)> {
         .collect()
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_chain_and_another_seed_another() {
+        let opts = DemoOptions { blocks: 8, ..DemoOptions::small() };
+        let a = generate(&opts).expect("builds");
+        let b = generate(&opts).expect("builds");
+        assert_eq!(a.blocks, b.blocks);
+        assert_eq!(a.state.state_root(), b.state.state_root());
+        let c = generate(&DemoOptions { seed: 9, ..opts }).expect("builds");
+        assert_ne!(a.state.state_root(), c.state.state_root());
+    }
+
+    #[test]
+    fn the_small_demo_shows_every_kind_of_activity() {
+        let s = fixture::small();
+        let kinds: std::collections::BTreeSet<&str> =
+            s.blocks.iter().flat_map(|b| &b.txs).map(|t| t.body.action.kind()).collect();
+        for k in [
+            "transfer",
+            "register_model",
+            "retire_model",
+            "register_provider",
+            "top_up_bond",
+            "unbond",
+            "withdraw_bond",
+            "submit_task",
+            "submit_result",
+            "challenge",
+            "reveal_claim",
+            "commit_output",
+            "reveal_output",
+            "claim_rewards",
+        ] {
+            assert!(kinds.contains(k), "no {k} in {kinds:?}");
+        }
+        let end: Vec<&Event> = s.outcomes.iter().flat_map(|o| &o.end_events).collect();
+        assert!(end.iter().any(|e| matches!(e, Event::TaskFailed { .. })));
+        assert!(end.iter().any(|e| matches!(e, Event::DisputeResolved { .. })));
+        assert!(s.outcomes.iter().any(|o| o.anchor.is_some()));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let err = generate(&DemoOptions { providers: 2, ..DemoOptions::small() });
+        assert!(matches!(err, Err(DemoError::Options(_))));
+    }
+}
+
 /// The small chain of [`DemoOptions::small`], built once per test binary, and
 /// helpers to re-write its log with damage.
 #[cfg(test)]

@@ -93,8 +93,13 @@ impl DiffError {
 
 /// Compares two logs block by block.
 pub fn diff_logs(a: &Path, b: &Path, opts: &ReplayOptions) -> Result<DiffReport, DiffError> {
-    let mut sa = Session::open(a, opts).map_err(DiffError::A)?;
-    let mut sb = Session::open(b, opts).map_err(DiffError::B)?;
+    let sa = Session::open(a, opts).map_err(DiffError::A)?;
+    let sb = Session::open(b, opts).map_err(DiffError::B)?;
+    diff_sessions(sa, sb)
+}
+
+/// [`diff_logs`] over sessions already opened (on files or on bytes).
+pub fn diff_sessions(mut sa: Session, mut sb: Session) -> Result<DiffReport, DiffError> {
     if sa.genesis().hash() != sb.genesis().hash() {
         let divergence = FirstDivergence {
             height: 0,
@@ -256,5 +261,68 @@ pub fn compare_states(a: &State, b: &State, entries: &mut Vec<EntryDiff>, total:
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::fixture::{relog, small};
+    use crate::record::chain_to_bytes;
+
+    fn diff(a: Vec<u8>, b: Vec<u8>) -> DiffReport {
+        let o = ReplayOptions::default();
+        let sa = Session::from_bytes(a, &o).expect("a");
+        let sb = Session::from_bytes(b, &o).expect("b");
+        diff_sessions(sa, sb).expect("diffs")
+    }
+
+    #[test]
+    fn identical_logs() {
+        let s = small();
+        let r = diff(s.bytes.clone(), s.bytes.clone());
+        assert!(r.identical && r.divergence.is_none() && r.entries.is_empty());
+        assert_eq!(r.common_height, s.blocks.len() as u64);
+    }
+
+    #[test]
+    fn a_shorter_log_ends_first() {
+        let s = small();
+        let short = chain_to_bytes(&s.genesis, &s.blocks[..20], &s.outcomes[..20]).expect("writes");
+        let r = diff(s.bytes.clone(), short);
+        let d = r.divergence.expect("differs");
+        assert_eq!((d.height, r.common_height), (21, 20));
+        assert_eq!(d.reasons, vec!["log B ends here".to_string()]);
+        assert!(d.b.is_none() && r.entries.is_empty());
+    }
+
+    #[test]
+    fn a_fork_names_the_block_and_the_entries() {
+        // Another chain with the same genesis: the same demo with another seed.
+        let s = small();
+        let other = crate::demo::generate(&crate::demo::DemoOptions { seed: 5, blocks: 12, ..crate::demo::DemoOptions::small() })
+            .expect("builds");
+        assert_eq!(other.genesis, s.genesis);
+        let b = chain_to_bytes(&other.genesis, &other.blocks, &other.outcomes).expect("writes");
+        let r = diff(s.bytes.clone(), b);
+        let d = r.divergence.expect("differs");
+        assert!(d.reasons.contains(&"block id".to_string()));
+        assert_eq!(d.height, r.common_height + 1);
+        assert!(r.entries_total > 0);
+        assert!(r.entries.iter().any(|e| e.collection == "accounts" && e.a.is_some() && e.b.is_some()));
+        // The same blocks re-framed are the same log.
+        assert!(diff(s.bytes.clone(), relog(|_| true)).identical);
+    }
+
+    #[test]
+    fn another_genesis_differs_at_height_zero() {
+        let s = small();
+        let mut g = s.genesis.clone();
+        g.time_ms += 1;
+        let b = chain_to_bytes(&g, &[], &[]).expect("writes");
+        let r = diff(s.bytes.clone(), b);
+        let d = r.divergence.expect("differs");
+        assert_eq!((d.height, d.reasons.clone()), (0, vec!["genesis".to_string()]));
+        assert!(r.entries.iter().any(|e| e.collection == "genesis"));
     }
 }

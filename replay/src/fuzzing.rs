@@ -68,7 +68,9 @@ pub fn replay_both(bytes: &[u8], torn: bool, threads: usize) -> Result<Replayed,
     match (&oracle, &replayed) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "the replayer and the oracle reached different ends"),
         (Err(_), Err(_)) => {}
-        _ => panic!("the replayer and the oracle disagree: replayer {replayed:?}, oracle {oracle:?}"),
+        _ => {
+            panic!("the replayer and the oracle disagree: replayer {replayed:?}, oracle {oracle:?}")
+        }
     }
     if threads > 1 {
         let single = replayer(bytes, torn, 1);
@@ -109,9 +111,13 @@ pub fn oracle_replay(bytes: &[u8], accept_torn_tail: bool) -> Result<Replayed, S
     for f in &frames {
         let block: Block = decode(&f.block).map_err(|e| format!("block {}: {e}", f.height))?;
         if block.header.height != f.height {
-            return Err(format!("frame {} carries block {}", f.height, block.header.height));
+            return Err(format!(
+                "frame {} carries block {}",
+                f.height, block.header.height
+            ));
         }
-        let (next, outcome) = apply_block(&state, &block).map_err(|e| format!("block {}: {e}", f.height))?;
+        let (next, outcome) =
+            apply_block(&state, &block).map_err(|e| format!("block {}: {e}", f.height))?;
         if (outcome.state_root, outcome.results_root) != (f.state_root, f.results_root) {
             return Err(format!("block {}: roots differ", f.height));
         }
@@ -153,14 +159,22 @@ type Replay<'a> = &'a dyn Fn(&[u8]) -> Result<Replayed, String>;
 fn check_clean_log(chain: &GeneratedChain, replay: Replay) -> arbitrary::Result<()> {
     let bytes = write_log(chain, |_, r| r);
     let expected = (chain.blocks.len() as u64, chain.state.state_root());
-    assert_eq!(replay(&bytes), Ok(expected), "a faithful log does not replay");
+    assert_eq!(
+        replay(&bytes),
+        Ok(expected),
+        "a faithful log does not replay"
+    );
     Ok(())
 }
 
 /// Flips, truncates or splices raw bytes: any verdict but a panic will do,
 /// except that a cut at a frame boundary or inside the last frame still
 /// replays the frames before it when torn tails are accepted.
-fn check_raw_damage(u: &mut Unstructured, chain: &GeneratedChain, replay: Replay) -> arbitrary::Result<()> {
+fn check_raw_damage(
+    u: &mut Unstructured,
+    chain: &GeneratedChain,
+    replay: Replay,
+) -> arbitrary::Result<()> {
     let mut bytes = write_log(chain, |_, r| r);
     for _ in 0..u.int_in_range(1..=4)? {
         if bytes.is_empty() {
@@ -182,7 +196,11 @@ fn check_raw_damage(u: &mut Unstructured, chain: &GeneratedChain, replay: Replay
 
 /// A wrong state root, even in a log whose checksums are all valid, is found
 /// at exactly the frame that carries it.
-fn check_resealed_root(u: &mut Unstructured, chain: &GeneratedChain, replay: Replay) -> arbitrary::Result<()> {
+fn check_resealed_root(
+    u: &mut Unstructured,
+    chain: &GeneratedChain,
+    replay: Replay,
+) -> arbitrary::Result<()> {
     if chain.blocks.is_empty() {
         return Ok(());
     }
@@ -196,7 +214,11 @@ fn check_resealed_root(u: &mut Unstructured, chain: &GeneratedChain, replay: Rep
     });
     let verdict = replay(&bytes);
     let height = chain.blocks.get(bad).map_or(0, |b| b.header.height);
-    assert_eq!(verdict, Err(format!("block {height}: roots differ")), "a forged root was not caught");
+    assert_eq!(
+        verdict,
+        Err(format!("block {height}: roots differ")),
+        "a forged root was not caught"
+    );
     Ok(())
 }
 
@@ -231,7 +253,11 @@ pub fn check_scenario_json(data: &[u8]) {
     };
     let end = outcomes.last().map(|o| o.state_root);
     let replayed = replay_both(&bytes, false, 1);
-    assert_eq!(replayed.as_ref().map(|r| r.0), Ok(blocks.len() as u64), "a compiled scenario does not replay");
+    assert_eq!(
+        replayed.as_ref().map(|r| r.0),
+        Ok(blocks.len() as u64),
+        "a compiled scenario does not replay"
+    );
     if let (Ok((_, root)), Some(end)) = (replayed, end) {
         assert_eq!(root, end, "a compiled scenario replays to another root");
     }

@@ -190,7 +190,11 @@ fn anchor_proof(anchor: &Anchor, since: &[(u64, Hash)], height: u64) -> Result<A
 /// Replays `path` (checking every root) until the task's result is finalised
 /// and anchored, and builds the proof.
 pub fn prove(path: &Path, task: &TaskId, opts: &ReplayOptions) -> Result<ResultProof, ProveError> {
-    let mut session = Session::open(path, opts)?;
+    prove_in(Session::open(path, opts)?, task)
+}
+
+/// [`prove`] over a session already opened (on a file or on bytes).
+pub fn prove_in(mut session: Session, task: &TaskId) -> Result<ResultProof, ProveError> {
     let chain_id = session.header().chain_id.clone();
     let genesis_hash = session.genesis().hash();
     let mut since: Vec<(u64, Hash)> = Vec::new();
@@ -313,4 +317,83 @@ pub fn verify(p: &ResultProof) -> Result<Verified, ProofError> {
         a.target
     ));
     Ok(Verified { anchored: true, statement })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::fixture::small;
+
+    fn finalised_tasks() -> Vec<(u64, TaskId)> {
+        small()
+            .outcomes
+            .iter()
+            .flat_map(|o| finalised(&o.end_events).into_iter().map(move |(t, _)| (o.height, t)))
+            .collect()
+    }
+
+    fn prove_bytes(bytes: Vec<u8>, task: &TaskId) -> Result<ResultProof, ProveError> {
+        prove_in(Session::from_bytes(bytes, &ReplayOptions::default())?, task)
+    }
+
+    #[test]
+    fn proofs_of_every_anchored_result_verify() {
+        let s = small();
+        let last_anchor = s.outcomes.iter().filter_map(|o| o.anchor.as_ref()).map(|a| a.height).max().unwrap_or(0);
+        let tasks = finalised_tasks();
+        assert!(tasks.len() > 3);
+        for (h, t) in tasks.iter().filter(|(h, _)| *h <= last_anchor).step_by(3).take(2) {
+            let p = prove_bytes(s.bytes.clone(), t).expect("proves");
+            assert_eq!(p.block.height, *h);
+            let v = verify(&p).expect("valid");
+            assert!(v.anchored);
+            let back: ResultProof = serde_json::from_str(&serde_json::to_string(&p).expect("json")).expect("parses");
+            assert_eq!(back, p);
+        }
+    }
+
+    #[test]
+    fn tampered_proofs_are_refused() {
+        let s = small();
+        let (_, t) = finalised_tasks()[0];
+        let p = prove_bytes(s.bytes.clone(), &t).expect("proves");
+        let anchor = p.anchor.clone().expect("anchored");
+        let mut bad = p.clone();
+        bad.output_hash[0] ^= 1;
+        assert_eq!(verify(&bad), Err(ProofError::ResultLeaf));
+        let mut bad = p.clone();
+        bad.block.results_root[0] ^= 1;
+        assert!(verify(&bad).is_err());
+        let mut bad = p.clone();
+        let mut a = anchor.clone();
+        a.results_roots_root[31] ^= 1;
+        bad.anchor = Some(a);
+        assert_eq!(verify(&bad), Err(ProofError::AnchorPath));
+        let mut bad = p.clone();
+        let mut a = anchor.clone();
+        a.from_height += 1;
+        bad.anchor = Some(a);
+        assert!(matches!(verify(&bad), Err(ProofError::AnchorPosition { .. })));
+        let mut bad = p.clone();
+        bad.format = "aivm-result-proof/9".into();
+        assert!(matches!(verify(&bad), Err(ProofError::Format(_))));
+    }
+
+    #[test]
+    fn an_unanchored_result_gets_a_partial_proof_and_unknown_tasks_none() {
+        let s = small();
+        // Cut the log right after the block that finalises a result, before its anchor.
+        let (h, t) = *finalised_tasks()
+            .iter()
+            .find(|(h, _)| s.outcomes.get(*h as usize - 1).is_some_and(|o| o.anchor.is_none()))
+            .expect("a result finalised between anchors");
+        let n = h as usize;
+        let bytes = crate::record::chain_to_bytes(&s.genesis, &s.blocks[..n], &s.outcomes[..n]).expect("writes");
+        let p = prove_bytes(bytes, &t).expect("proves");
+        assert!(p.anchor.is_none());
+        assert!(!verify(&p).expect("valid").anchored);
+        let err = prove_bytes(s.bytes.clone(), &TaskId([7; 32])).expect_err("unknown");
+        assert!(matches!(err, ProveError::NotFinalized { .. }));
+        assert_eq!(err.exit_code(), 2);
+    }
 }

@@ -3,7 +3,8 @@
 //! cover long histories (epochs, anchors, requeues, disputes, unbonding) that
 //! hand-written scenarios do not.
 //!
-//! * `client-0..5` submit two tasks per block over the three default models;
+//! * `client-0..5` submit a task per block (two every fifth block) over the
+//!   three default models;
 //! * `prov-0..7` post the right output for what they are assigned, except
 //!   `prov-6`, which posts a wrong one for every third task, and `prov-7`,
 //!   which never posts (missed deadlines, requeues, refunds);
@@ -11,7 +12,9 @@
 //!   and opens it in the reveal phase; drawn referees commit and reveal the
 //!   right output;
 //! * providers claim rewards every 40 blocks, `prov-1` tops up, `prov-5`
-//!   unbonds at block 120 and withdraws as soon as it may, a client transfers.
+//!   unbonds at block 120 and withdraws as soon as it may, a client transfers;
+//! * now and then a tx fails (claiming another's rewards) or is rejected (a
+//!   stale nonce).
 
 use std::collections::BTreeMap;
 
@@ -20,12 +23,12 @@ use aivm_core::config::Config;
 use aivm_core::dispute::{claim_commitment, output_commitment};
 use aivm_core::providers::ProviderStatus;
 use aivm_core::tasks::{Task, TaskStatus};
-use aivm_core::tx::GpuInfo;
+use aivm_core::tx::{key_from_name, GpuInfo};
 use aivm_core::types::{Address, Hash, ProviderId, TaskId, TaskType};
-use aivm_core::{Action, Block, BlockOutcome, Genesis, SignedTx};
+use aivm_core::{Action, Block, BlockOutcome, Genesis, SignedTx, TxBody};
 
 pub const NAME: &str = "generated_chain";
-pub const BLOCKS: u64 = 300;
+pub const BLOCKS: u64 = 260;
 
 const E18: u128 = 1_000_000_000_000_000_000;
 const PROVIDERS: usize = 8;
@@ -145,7 +148,8 @@ impl Gen {
             }
         }
         if h <= BLOCKS - 20 {
-            for k in 0..2u64 {
+            let count = if h % 5 == 0 { 2 } else { 1 };
+            for k in 0..count {
                 let c = ((h * 2 + k) % CLIENTS as u64) as usize;
                 let submit = Action::SubmitTask {
                     model: MODELS[((h + k) % 3) as usize].to_string(),
@@ -244,6 +248,23 @@ impl Gen {
         if h == 60 {
             let pid = ProviderId::derive(&Chain::addr(&prov(1)), 0);
             txs.push(self.chain.tx(&prov(1), Action::TopUpBond { provider: pid, amount: E18 }));
+        }
+        if h % 50 == 25 {
+            // Not the owner: charged, refused (Failed).
+            let (pid, _) = providers[0];
+            txs.push(self.chain.tx("watcher", Action::ClaimRewards { provider: pid }));
+        }
+        if h % 50 == 30 {
+            // A replayed nonce: not chargeable (Rejected).
+            let body = TxBody {
+                chain_id: self.chain.state.chain_id().to_string(),
+                nonce: u64::MAX,
+                action: Action::Transfer {
+                    to: Chain::addr("watcher"),
+                    amount: 1,
+                },
+            };
+            txs.push(body.sign(&key_from_name(&client(3))));
         }
         if h == 100 {
             let to = Chain::addr(&client(1));

@@ -4,9 +4,11 @@
 //! `NAME.roots.json`; tampered copies of every golden log must be refused with
 //! the right error. One line per fixture, then `N passed, N failed`.
 //!
-//! Regenerate the golden files with `cargo run -p aivm-tests --bin regen-fixtures`.
+//! Regenerate the golden files with `cargo run -p aivm-tests --bin regen-fixtures`;
+//! set `AIVM_FIXTURES_VERBOSE=1` to print every scenario's full report.
 
 use std::path::Path;
+use std::time::Instant;
 
 use aivm_tests::golden::{check_log, error_name, read_error, tampered_copies, RootsFile};
 use aivm_tests::{files_with_ext, logs_dir, scenarios_dir};
@@ -25,6 +27,9 @@ fn check_scenario(path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let scenario = aivm_replay::scenario::parse(&text).map_err(|e| format!("parse: {e}"))?;
     let report = aivm_replay::scenario::run(&scenario).map_err(|e| format!("run: {e}"))?;
+    if std::env::var_os("AIVM_FIXTURES_VERBOSE").is_some() {
+        println!("{}", report.render_text());
+    }
     if !report.passed() {
         let failed: Vec<String> = report
             .failed_checks()
@@ -72,27 +77,32 @@ fn check_tampered(path: &Path) -> Result<String, String> {
 fn fixtures() {
     let mut passed = 0u64;
     let mut failed = 0u64;
-    let mut record = |label: String, r: Result<String, String>| match r {
-        Ok(detail) => {
-            passed += 1;
-            println!("ok   {label}: {detail}");
-        }
-        Err(why) => {
-            failed += 1;
-            println!("FAIL {label}: {why}");
+    let mut record = |label: String, check: &dyn Fn() -> Result<String, String>| {
+        let start = Instant::now();
+        let result = check();
+        let ms = start.elapsed().as_millis();
+        match result {
+            Ok(detail) => {
+                passed += 1;
+                println!("ok   {label}: {detail} [{ms} ms]");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("FAIL {label}: {why}");
+            }
         }
     };
     let scenarios = files_with_ext(&scenarios_dir(), "json");
     let logs = files_with_ext(&logs_dir(), "aivmlog");
     for path in &scenarios {
-        record(rel(path), check_scenario(path));
+        record(rel(path), &|| check_scenario(path));
     }
     for path in &logs {
-        record(rel(path), check_golden_log(path));
-        record(format!("{} (tampered)", rel(path)), check_tampered(path));
+        record(rel(path), &|| check_golden_log(path));
+        record(format!("{} (tampered)", rel(path)), &|| check_tampered(path));
     }
     if scenarios.is_empty() || logs.is_empty() {
-        record("fixtures/".into(), Err("no scenarios or no golden logs found".into()));
+        record("fixtures/".into(), &|| Err("no scenarios or no golden logs found".into()));
     }
     println!("{passed} passed, {failed} failed");
     assert_eq!(failed, 0, "{failed} fixture(s) failed; see the FAIL lines above");

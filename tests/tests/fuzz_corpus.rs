@@ -12,7 +12,9 @@ use aivm_core::State;
 use aivm_replay::fuzzing as replay_fuzzing;
 
 fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
 }
 
 /// Runs `check` on every file of the target's corpus (none is fine) and names
@@ -21,7 +23,10 @@ fn replay_corpus(target: &str, check: fn(&[u8])) {
     let Ok(entries) = std::fs::read_dir(corpus_dir(target)) else {
         return;
     };
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     let failed: Vec<String> = files
         .iter()
@@ -31,7 +36,12 @@ fn replay_corpus(target: &str, check: fn(&[u8])) {
         })
         .map(|p| p.display().to_string())
         .collect();
-    assert!(failed.is_empty(), "{target}: {} corpus files fail:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{target}: {} corpus files fail:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 #[test]
@@ -82,10 +92,14 @@ fn generated_configs_and_geneses_are_valid() {
         let data = input(i, 256);
         let config = gen::config(&mut Unstructured::new(&data)).expect("config from enough bytes");
         assert_eq!(config.validate(), Ok(()), "input {i}");
-        let genesis = gen::genesis(&mut Unstructured::new(&data)).expect("genesis from enough bytes");
+        let genesis =
+            gen::genesis(&mut Unstructured::new(&data)).expect("genesis from enough bytes");
         match State::genesis(&genesis) {
             Ok(_) => built += 1,
-            Err(e) => assert!(matches!(e, aivm_core::genesis::GenesisError::SupplyOverflow), "input {i}: {e}"),
+            Err(e) => assert!(
+                matches!(e, aivm_core::genesis::GenesisError::SupplyOverflow),
+                "input {i}: {e}"
+            ),
         }
     }
     assert!(built > 250, "only {built} of 300 generated geneses build");

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use arbitrary::{Result, Unstructured};
 use ed25519_zebra::SigningKey;
 
-use crate::attestation::{public_key_from_seed, sign_attestation, AttestationEvidence, SignedAttestation};
+use crate::attestation::{
+    public_key_from_seed, sign_attestation, AttestationEvidence, SignedAttestation,
+};
 use crate::block::Block;
 use crate::config::{Config, RewardSchedule, VerificationMode};
 use crate::genesis::{Genesis, GenesisProvider};
@@ -30,7 +32,12 @@ const ATTESTOR_SEEDS: [[u8; 32]; 2] = [[0xa1; 32], [0xa2; 32]];
 /// Measurements attestations use: few, so revocations hit them.
 const MEASUREMENTS: [[u8; 32]; 2] = [[0x31; 32], [0x32; 32]];
 const DEVICE_MODELS: [&str; 5] = ["NVIDIA H100", "GB200", "RTX 5090", "RTX 4090", "toaster"];
-const MODEL_NAMES: [&str; 4] = ["fuzz-model", "zen-mini-0.5b", "qwen3-8b", "a-very-long-model-identifier-x"];
+const MODEL_NAMES: [&str; 4] = [
+    "fuzz-model",
+    "zen-mini-0.5b",
+    "qwen3-8b",
+    "a-very-long-model-identifier-x",
+];
 
 /// Bounds that keep one execution fast.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +136,11 @@ fn windows(u: &mut Unstructured, c: &mut Config) -> Result<()> {
 }
 
 fn redundancy(u: &mut Unstructured, c: &mut Config) -> Result<()> {
-    c.redundancy_n = if u.ratio(3, 4)? { 3 } else { u.int_in_range(4..=6)? };
+    c.redundancy_n = if u.ratio(3, 4)? {
+        3
+    } else {
+        u.int_in_range(4..=6)?
+    };
     c.redundancy_factor = u.int_in_range(c.redundancy_n / 2 + 1..=c.redundancy_n)?;
     c.allow_per_task_redundancy = u.arbitrary()?;
     c.referee_count = pick(u, &[1, 3, 5])?;
@@ -198,7 +209,16 @@ fn amount(u: &mut Unstructured) -> Result<Amount> {
     }
     pick(
         u,
-        &[0, 1, 1_000_000, ONE_TOKEN / 10, ONE_TOKEN, 5 * ONE_TOKEN, 1_000 * ONE_TOKEN, u128::MAX / 64],
+        &[
+            0,
+            1,
+            1_000_000,
+            ONE_TOKEN / 10,
+            ONE_TOKEN,
+            5 * ONE_TOKEN,
+            1_000 * ONE_TOKEN,
+            u128::MAX / 64,
+        ],
     )
 }
 
@@ -209,7 +229,17 @@ pub fn genesis(u: &mut Unstructured) -> Result<Genesis> {
     let mut balances = Vec::new();
     for a in actors().iter().take(ACTOR_COUNT - 1) {
         // Large enough to sum without overflow: a refused genesis wastes the input.
-        let balance = pick(u, &[0, 1_000_000, ONE_TOKEN, 10 * ONE_TOKEN, 1_000 * ONE_TOKEN, u128::MAX / 8])?;
+        let balance = pick(
+            u,
+            &[
+                0,
+                1_000_000,
+                ONE_TOKEN,
+                10 * ONE_TOKEN,
+                1_000 * ONE_TOKEN,
+                u128::MAX / 8,
+            ],
+        )?;
         balances.push((a.addr, balance));
     }
     let models = if u.ratio(1, 4)? {
@@ -235,7 +265,11 @@ pub fn genesis(u: &mut Unstructured) -> Result<Genesis> {
     // Distinct owners, so no owner exceeds MaxProvidersPerNode.
     let first_owner = u.choose_index(ACTOR_COUNT - 1)?;
     // Committees (M-of-N, referees) need that many distinct owners.
-    let count = if u.ratio(7, 8)? { u.int_in_range(1..=ACTOR_COUNT - 1)? } else { 0 };
+    let count = if u.ratio(7, 8)? {
+        u.int_in_range(1..=ACTOR_COUNT - 1)?
+    } else {
+        0
+    };
     for k in 0..count {
         let owner = actors()[(first_owner + k) % (ACTOR_COUNT - 1)].addr;
         providers.push(genesis_provider(u, &config, &model_ids, owner)?);
@@ -321,7 +355,15 @@ pub struct NextHeader {
 
 impl NextHeader {
     pub fn block(&self, txs: Vec<SignedTx>) -> Block {
-        Block::new(CHAIN_ID, self.height, self.parent, self.time_ms, self.proposer, self.seed, txs)
+        Block::new(
+            CHAIN_ID,
+            self.height,
+            self.parent,
+            self.time_ms,
+            self.proposer,
+            self.seed,
+            txs,
+        )
     }
 }
 
@@ -400,8 +442,16 @@ impl<'s> TxGen<'s> {
             .get(&actor.addr)
             .copied()
             .unwrap_or_else(|| self.state.account(&actor.addr).nonce);
-        let nonce = if u.ratio(1, 16)? { u.arbitrary()? } else { next };
-        let chain_id = if u.ratio(1, 32)? { "other-chain" } else { CHAIN_ID };
+        let nonce = if u.ratio(1, 16)? {
+            u.arbitrary()?
+        } else {
+            next
+        };
+        let chain_id = if u.ratio(1, 32)? {
+            "other-chain"
+        } else {
+            CHAIN_ID
+        };
         let damaged = u.ratio(1, 16)?;
         // Only a transaction that will be charged uses up its nonce.
         let charged = nonce == next
@@ -428,7 +478,9 @@ impl<'s> TxGen<'s> {
     fn note_ids(&mut self, signer: &Address, nonce: u64, action: &Action) {
         match action {
             Action::SubmitTask { .. } => self.new_tasks.push(TaskId::derive(signer, nonce)),
-            Action::RegisterProvider { .. } => self.new_providers.push(ProviderId::derive(signer, nonce)),
+            Action::RegisterProvider { .. } => {
+                self.new_providers.push(ProviderId::derive(signer, nonce))
+            }
             _ => {}
         }
     }
@@ -457,7 +509,9 @@ impl<'s> TxGen<'s> {
                     amount: g.small_amount(u)?,
                 })
             })?,
-            9 if u.ratio(1, 3)? => self.for_provider(u, who, |_, _, p| Ok(Action::Unbond { provider: p }))?,
+            9 if u.ratio(1, 3)? => {
+                self.for_provider(u, who, |_, _, p| Ok(Action::Unbond { provider: p }))?
+            }
             10 => self.for_provider(u, who, |_, _, p| Ok(Action::WithdrawBond { provider: p }))?,
             11 => self.attest(u, who)?,
             12..=16 => (who, self.submit_task(u)?),
@@ -466,7 +520,9 @@ impl<'s> TxGen<'s> {
             23 => self.reveal_claim(u, who)?,
             24..=25 => self.commit_output(u, who)?,
             26..=27 => self.reveal_output(u, who)?,
-            28..=29 => self.for_provider(u, who, |_, _, p| Ok(Action::ClaimRewards { provider: p }))?,
+            28..=29 => {
+                self.for_provider(u, who, |_, _, p| Ok(Action::ClaimRewards { provider: p }))?
+            }
             30 | 31 => (who, u.arbitrary()?),
             _ => (who, self.transfer(u)?),
         })
@@ -475,7 +531,14 @@ impl<'s> TxGen<'s> {
     /// The natural next step of some task in flight, by the actor that should take it.
     fn opportunity(&mut self, u: &mut Unstructured, who: usize) -> Result<Option<(usize, Action)>> {
         use TaskStatus as S;
-        let live = [S::Assigned, S::ResultPosted, S::Disputed, S::Committing, S::Revealing, S::Completed];
+        let live = [
+            S::Assigned,
+            S::ResultPosted,
+            S::Disputed,
+            S::Committing,
+            S::Revealing,
+            S::Completed,
+        ];
         let tasks = self.tasks_where(&live);
         if tasks.is_empty() {
             return Ok(None);
@@ -495,7 +558,16 @@ impl<'s> TxGen<'s> {
         if u.ratio(1, 8)? {
             return amount(u);
         }
-        pick(u, &[1, c.tx_fee, c.min_task_fee, c.task_collateral, c.min_provider_bond])
+        pick(
+            u,
+            &[
+                1,
+                c.tx_fee,
+                c.min_task_fee,
+                c.task_collateral,
+                c.min_provider_bond,
+            ],
+        )
     }
 
     fn transfer(&mut self, u: &mut Unstructured) -> Result<Action> {
@@ -552,7 +624,12 @@ impl<'s> TxGen<'s> {
             Some(g) if u.ratio(7, 8)? => g,
             _ => who,
         };
-        Ok((signer, Action::RetireModel { id: self.model_id(u)? }))
+        Ok((
+            signer,
+            Action::RetireModel {
+                id: self.model_id(u)?,
+            },
+        ))
     }
 
     fn register_provider(&mut self, u: &mut Unstructured, who: usize) -> Result<Action> {
@@ -574,7 +651,11 @@ impl<'s> TxGen<'s> {
         } else {
             amount(u)?
         };
-        let gpu_max = if u.ratio(1, 8)? { c.max_gpus.min(3).saturating_add(1) } else { 0 };
+        let gpu_max = if u.ratio(1, 8)? {
+            c.max_gpus.min(3).saturating_add(1)
+        } else {
+            0
+        };
         let attestation = if u.ratio(1, 2)? {
             Some(self.attestation(u, &actors()[who].addr)?)
         } else {
@@ -594,7 +675,11 @@ impl<'s> TxGen<'s> {
         let now = self.header.time_ms;
         let seed_index = u.choose_index(ATTESTOR_SEEDS.len())?;
         let seed = ATTESTOR_SEEDS[seed_index];
-        let provider_key = if u.ratio(1, 8)? { u.arbitrary()? } else { owner.0 };
+        let provider_key = if u.ratio(1, 8)? {
+            u.arbitrary()?
+        } else {
+            owner.0
+        };
         let evidence = AttestationEvidence {
             tee_type: u.arbitrary()?,
             kind: u.arbitrary()?,
@@ -647,7 +732,13 @@ impl<'s> TxGen<'s> {
         let (signer, provider) = self.provider(u, who)?;
         let owner = actors()[signer].addr;
         let attestation = self.attestation(u, &owner)?;
-        Ok((signer, Action::Attest { provider, attestation }))
+        Ok((
+            signer,
+            Action::Attest {
+                provider,
+                attestation,
+            },
+        ))
     }
 
     fn submit_task(&mut self, u: &mut Unstructured) -> Result<Action> {
@@ -657,7 +748,15 @@ impl<'s> TxGen<'s> {
         } else {
             amount(u)?
         };
-        let input_len = pick(u, &[0, 4, c.max_inline_input.min(64), c.max_inline_input.saturating_add(1)])?;
+        let input_len = pick(
+            u,
+            &[
+                0,
+                4,
+                c.max_inline_input.min(64),
+                c.max_inline_input.saturating_add(1),
+            ],
+        )?;
         let redundancy = if u.ratio(1, 4)? {
             let n = u.int_in_range(2..=6)?;
             Some(Redundancy {
@@ -678,7 +777,10 @@ impl<'s> TxGen<'s> {
     }
 
     fn tasks_where(&self, status: &[TaskStatus]) -> Vec<&'s Task> {
-        self.state.tasks().filter(|t| status.contains(&t.status)).collect()
+        self.state
+            .tasks()
+            .filter(|t| status.contains(&t.status))
+            .collect()
     }
 
     /// Some task id: of a task in one of `status`, a task created earlier in this block, or any.
@@ -699,7 +801,9 @@ impl<'s> TxGen<'s> {
     }
 
     fn owner_of(&self, provider: &ProviderId) -> Option<usize> {
-        self.state.provider(provider).and_then(|p| actor_index(&p.owner))
+        self.state
+            .provider(provider)
+            .and_then(|p| actor_index(&p.owner))
     }
 
     fn submit_result(&mut self, u: &mut Unstructured, who: usize) -> Result<(usize, Action)> {
@@ -725,7 +829,11 @@ impl<'s> TxGen<'s> {
 
     fn challenge(&mut self, u: &mut Unstructured, who: usize) -> Result<(usize, Action)> {
         let id = self.task_id(u, &[TaskStatus::ResultPosted, TaskStatus::Completed])?;
-        let claim = commitments::claim(&id, &actors()[who].addr, &output_hash(&id, u.int_in_range(0..=2)?));
+        let claim = commitments::claim(
+            &id,
+            &actors()[who].addr,
+            &output_hash(&id, u.int_in_range(0..=2)?),
+        );
         Ok((who, Action::Challenge { task: id, claim }))
     }
 
@@ -739,7 +847,8 @@ impl<'s> TxGen<'s> {
         let (signer, output) = match challenger {
             Some((addr, claim)) if u.ratio(7, 8)? => {
                 let signer = actor_index(&addr).unwrap_or(who);
-                let variant = (0..=2).find(|v| commitments::claim(&id, &addr, &output_hash(&id, *v)) == claim);
+                let variant = (0..=2)
+                    .find(|v| commitments::claim(&id, &addr, &output_hash(&id, *v)) == claim);
                 (signer, output_hash(&id, variant.unwrap_or(0)))
             }
             _ => (who, output_hash(&id, u.int_in_range(0..=2)?)),
@@ -759,7 +868,11 @@ impl<'s> TxGen<'s> {
     fn member(&self, u: &mut Unstructured, who: usize) -> Result<(TaskId, usize, ProviderId)> {
         let id = self.task_id(
             u,
-            &[TaskStatus::Disputed, TaskStatus::Committing, TaskStatus::Revealing],
+            &[
+                TaskStatus::Disputed,
+                TaskStatus::Committing,
+                TaskStatus::Revealing,
+            ],
         )?;
         let members: Vec<ProviderId> = self
             .state
@@ -796,8 +909,14 @@ impl<'s> TxGen<'s> {
             .task(&task)
             .and_then(|t| t.committee.iter().find(|m| m.provider == provider))
             .and_then(|m| m.commitment);
-        let variant = (0..=2u8)
-            .find(|v| Some(commitments::output(&task, &provider, &output_hash(&task, *v), &salt)) == committed);
+        let variant = (0..=2u8).find(|v| {
+            Some(commitments::output(
+                &task,
+                &provider,
+                &output_hash(&task, *v),
+                &salt,
+            )) == committed
+        });
         let variant = match variant {
             Some(v) if u.ratio(7, 8)? => v,
             _ => u.int_in_range(0..=2)?,
