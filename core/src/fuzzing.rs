@@ -229,12 +229,12 @@ impl Run {
     /// must be refused), then maybe a run of empty blocks so timers fire.
     fn step(&mut self, u: &mut Unstructured, limits: &Limits) -> arbitrary::Result<()> {
         let header = gen::next_header(u, &self.state)?;
-        let txs = TxGen::new(&self.state, header.clone()).txs(u, limits.txs)?;
+        let txs = TxGen::new(&self.state, header.clone(), limits.sign).txs(u, limits.txs)?;
         let block = header.block(txs);
         if u.ratio(1, 32)? {
-            check_bad_header(u, &self.state, block)?;
+            check_bad_header(u, &self.state, block, limits.sign)?;
         } else {
-            self.apply(block);
+            self.apply(block, limits.sign);
         }
         if u.ratio(1, 3)? {
             let room = limits.height.saturating_sub(self.state.height());
@@ -244,14 +244,17 @@ impl Run {
                 u.int_in_range(1..=4)?
             };
             for _ in 0..gap.min(room) {
-                self.apply(gen::empty_header(&self.state).block(Vec::new()));
+                self.apply(
+                    gen::empty_header(&self.state).block(Vec::new()),
+                    limits.sign,
+                );
             }
         }
         Ok(())
     }
 
-    fn apply(&mut self, block: Block) {
-        let verified: Vec<_> = block.txs.iter().map(SignedTx::verify).collect();
+    fn apply(&mut self, block: Block, signed: bool) {
+        let verified = gen::verdicts(&block.txs, signed);
         let (next, outcome) = apply_checked(&self.state, &block, verified.clone());
         self.state = next;
         self.applied.push((block, verified, outcome));
@@ -290,6 +293,7 @@ fn check_bad_header(
     u: &mut Unstructured,
     state: &State,
     mut block: Block,
+    signed: bool,
 ) -> arbitrary::Result<()> {
     let h = &mut block.header;
     match u.int_in_range(0..=4u8)? {
@@ -299,7 +303,7 @@ fn check_bad_header(
         3 if state.tip().time_ms > 0 => h.time_ms = state.tip().time_ms - 1,
         _ => h.tx_root[31] ^= 1,
     }
-    let verified: Vec<_> = block.txs.iter().map(SignedTx::verify).collect();
+    let verified = gen::verdicts(&block.txs, signed);
     let result: Result<_, BlockError> = apply_observed(state, &block, verified, &mut |_, _| {});
     assert!(
         result.is_err(),
@@ -487,17 +491,18 @@ fn commute(u: &mut Unstructured) -> arbitrary::Result<()> {
         txs: 8,
         gap: 16,
         height: 64,
+        sign: false,
     };
     let mut run = Run::new(state);
     for _ in 0..u.int_in_range(0..=limits.blocks)? {
         run.step(u, &limits)?;
     }
     let header = gen::next_header(u, &run.state)?;
-    let mut g = TxGen::new(&run.state, header.clone());
+    let mut g = TxGen::new(&run.state, header.clone(), limits.sign);
     let before = g.txs(u, 3)?;
     let (a, b) = (g.tx(u)?, g.tx(u)?);
     let after = g.txs(u, 2)?;
-    let (Ok(va), Ok(vb)) = (a.verify(), b.verify()) else {
+    let (Ok(va), Ok(vb)) = (gen::unsigned_verdict(&a), gen::unsigned_verdict(&b)) else {
         return Ok(());
     };
     assert_eq!(
@@ -548,6 +553,6 @@ fn commute_block(
 ) -> BlockOutcome {
     let txs: Vec<SignedTx> = before.iter().chain(pair).chain(after).cloned().collect();
     let block = header.block(txs);
-    let verified = block.txs.iter().map(SignedTx::verify).collect();
+    let verified = gen::verdicts(&block.txs, false);
     apply_checked(state, &block, verified).1
 }

@@ -42,7 +42,7 @@ const BLOCK_MS: u64 = 2_000;
 
 fn key(name: &str) -> SigningKey {
     static KEYS: OnceLock<BTreeMap<&'static str, SigningKey>> = OnceLock::new();
-    KEYS.get_or_init(|| NAMES.iter().map(|n| (*n, key_from_name(n))).collect())[name].clone()
+    KEYS.get_or_init(|| NAMES.iter().map(|n| (*n, key_from_name(n))).collect())[name]
 }
 
 fn addr(name: &str) -> Address {
@@ -310,7 +310,7 @@ impl<'s> Builder<'s> {
             .tasks()
             .filter(|t| statuses.contains(&t.status))
             .collect();
-        if fitting.is_empty() || i % 5 == 0 {
+        if fitting.is_empty() || i < 52 {
             return self.task(i);
         }
         Some(fitting[usize::from(i) % fitting.len()])
@@ -408,7 +408,7 @@ impl<'s> Builder<'s> {
                     .filter(|m| m.owner.is_some())
                     .map(|m| m.id.clone())
                     .collect();
-                let id = if registered.is_empty() || model % 4 == 0 {
+                let id = if registered.is_empty() || model & 3 == 0 {
                     self.model(model)
                 } else {
                     registered[usize::from(model) % registered.len()].clone()
@@ -429,7 +429,7 @@ impl<'s> Builder<'s> {
                     .filter(|(i, _)| models & (1 << (i % 8)) != 0)
                     .map(|(_, m)| m.clone())
                     .collect();
-                if models % 3 != 0 {
+                if models & 0x30 != 0 {
                     served.push("qwen3-8b".into());
                 }
                 let bond = self.amount(bond, &addr(who));
@@ -545,7 +545,7 @@ impl<'s> Builder<'s> {
             Op::RevealClaim { who, task, out } => {
                 let t = self.task_in(task, &[TaskStatus::Disputed])?;
                 let who = match t.challenge.as_ref() {
-                    Some(c) if who % 4 != 0 => name_of(&c.challenger),
+                    Some(c) if who & 3 != 0 => name_of(&c.challenger),
                     _ => Self::actor(who),
                 };
                 self.sign(
@@ -643,7 +643,7 @@ impl<'s> Builder<'s> {
             .chain(t.referees.iter())
             .map(|m| m.provider)
             .collect();
-        if !seats.is_empty() && i % 4 != 0 {
+        if !seats.is_empty() && i & 3 != 0 {
             let pid = seats[usize::from(i) % seats.len()];
             let owner = self.state.provider(&pid)?.owner;
             return Some((pid, owner));
@@ -656,7 +656,7 @@ fn garbage_attestation(g: u8, owner: Address) -> SignedAttestation {
     SignedAttestation {
         evidence: AttestationEvidence {
             tee_type: TeeType::Nvidia,
-            kind: if g % 2 == 0 {
+            kind: if g & 1 == 0 {
                 EvidenceKind::GpuLocal
             } else {
                 EvidenceKind::SoftwareOnly
@@ -664,13 +664,13 @@ fn garbage_attestation(g: u8, owner: Address) -> SignedAttestation {
             device_model: "H100".repeat(usize::from(g % 20)),
             measurement: [g; 32],
             cc_enabled: true,
-            tee_io: g % 3 == 0,
+            tee_io: g < 86,
             rim_verified: true,
             benchmark_ok: true,
             driver_ok: false,
             issued_at_ms: u64::from(g) * 1_000,
             expires_at_ms: u64::MAX - u64::from(g),
-            provider_key: if g % 5 == 0 { [g; 32] } else { owner.0 },
+            provider_key: if g > 200 { [g; 32] } else { owner.0 },
             attestor: [g; 32],
         },
         signature: [g; 64],

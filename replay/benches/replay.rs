@@ -13,7 +13,10 @@ use aivm_replay::{ReplayOptions, Replayer};
 use criterion::{criterion_group, Criterion, Throughput};
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Setup {
@@ -31,7 +34,8 @@ fn setup() -> Setup {
     let txs: u64 = chain.blocks.iter().map(|b| b.txs.len() as u64).sum();
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.aivmlog");
-    let bytes = write_chain_file(&path, &chain.genesis, &chain.blocks, &chain.outcomes).expect("log");
+    let bytes =
+        write_chain_file(&path, &chain.genesis, &chain.blocks, &chain.outcomes).expect("log");
     eprintln!(
         "generated {txs} txs in {} blocks ({:.1} MB) in {:.1} s",
         chain.blocks.len(),
@@ -43,7 +47,12 @@ fn setup() -> Setup {
         reference_check: false,
         ..ReplayOptions::default()
     });
-    Setup { _dir: dir, path, txs, replayer }
+    Setup {
+        _dir: dir,
+        path,
+        txs,
+        replayer,
+    }
 }
 
 fn best_of(runs: u32, mut f: impl FnMut()) -> Duration {
@@ -60,9 +69,16 @@ fn best_of(runs: u32, mut f: impl FnMut()) -> Duration {
 fn bench(c: &mut Criterion) {
     let s = setup();
     let mut group = c.benchmark_group("replay");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(s.txs));
-    group.bench_function("verify_only", |b| b.iter(|| s.replayer.verify_only(&s.path).expect("verifies")));
-    group.bench_function("replay", |b| b.iter(|| s.replayer.replay(&s.path).expect("replays")));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(s.txs));
+    group.bench_function("verify_only", |b| {
+        b.iter(|| s.replayer.verify_only(&s.path).expect("verifies"))
+    });
+    group.bench_function("replay", |b| {
+        b.iter(|| s.replayer.replay(&s.path).expect("replays"))
+    });
     group.finish();
 
     // Criterion reports each pass alone; the ratio needs both over the same log.

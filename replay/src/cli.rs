@@ -23,7 +23,9 @@ use crate::inspect;
 use crate::json::{hex32, to_json};
 use crate::proof::{self, ResultProof};
 use crate::record;
-use crate::replayer::{ReplayError, ReplayOptions, ReplaySummary, Replayer, Session, VerifySummary};
+use crate::replayer::{
+    ReplayError, ReplayOptions, ReplaySummary, Replayer, Session, VerifySummary,
+};
 use crate::scenario::{self, ScenarioError};
 
 /// Writes a line to stdout, ignoring a closed pipe (`aivm inspect LOG | head`).
@@ -178,6 +180,9 @@ pub enum Command {
         /// Most transfers between clients per block.
         #[arg(long, default_value_t = 11, value_name = "N")]
         transfers: u64,
+        /// Verification mode of the demo chain (the default config's is optimistic).
+        #[arg(long, value_enum, default_value_t = DemoMode::Optimistic)]
+        mode: DemoMode,
         /// Shorten every window and phase (challenge window 6 blocks, an anchor
         /// every 5 blocks, ...) so that a few dozen blocks show everything.
         /// Not the default config.
@@ -209,6 +214,27 @@ pub enum Command {
         #[command(flatten)]
         threads: ThreadArgs,
     },
+}
+
+/// The verification modes `aivm demo` can run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoMode {
+    /// Results finalise after an unchallenged window; disputes go to referees.
+    Optimistic,
+    /// M-of-N committees commit and reveal.
+    Redundant,
+    /// Attested providers get a shortened window.
+    Tee,
+}
+
+impl DemoMode {
+    fn verification_mode(self) -> aivm_core::VerificationMode {
+        match self {
+            DemoMode::Optimistic => aivm_core::VerificationMode::Optimistic,
+            DemoMode::Redundant => aivm_core::VerificationMode::MultiPartyRedundant,
+            DemoMode::Tee => aivm_core::VerificationMode::TeeAttested,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -362,13 +388,23 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
             };
             cmd_state(&log, at, which, json, &replay_opts(&threads, quiet))
         }
-        Command::Diff { a, b, json, threads } => cmd_diff(&a, &b, json, &replay_opts(&threads, quiet)),
+        Command::Diff {
+            a,
+            b,
+            json,
+            threads,
+        } => cmd_diff(&a, &b, json, &replay_opts(&threads, quiet)),
         Command::Prove {
             log,
             task,
             output,
             threads,
-        } => cmd_prove(&log, &task, output.as_deref(), &replay_opts(&threads, quiet)),
+        } => cmd_prove(
+            &log,
+            &task,
+            output.as_deref(),
+            &replay_opts(&threads, quiet),
+        ),
         Command::VerifyProof { file, json } => cmd_verify_proof(&file, json),
         Command::Scenario { command } => match command {
             ScenarioCommand::Run { file, json } => cmd_scenario_run(&file, json),
@@ -380,6 +416,7 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
             clients,
             seed,
             transfers,
+            mode,
             short_windows,
             output,
             json,
@@ -391,7 +428,10 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
                 clients,
                 seed,
                 max_transfers: transfers,
-                config: if short_windows { demo::quick_config() } else { Default::default() },
+                config: demo::with_mode(
+                    if short_windows { demo::quick_config() } else { Default::default() },
+                    mode.verification_mode(),
+                ),
                 ..DemoOptions::default()
             };
             cmd_demo(&opts, output, json, &replay_opts(&threads, quiet))
@@ -436,9 +476,15 @@ fn cmd_replay(log: &Path, opts: &ReplayOptions, json: bool) -> Result<i32, CliEr
         .replay(log)
         .map_err(|e| CliError::replay(e, json))?;
     if json {
-        print_json(&json!({ "ok": true, "log": log.display().to_string(), "summary": to_json(&summary) }), true);
+        print_json(
+            &json!({ "ok": true, "log": log.display().to_string(), "summary": to_json(&summary) }),
+            true,
+        );
     } else {
-        say!("ok: {} replayed, every recorded root confirmed", log.display());
+        say!(
+            "ok: {} replayed, every recorded root confirmed",
+            log.display()
+        );
         sayp!("{}", summary_text(&summary));
     }
     Ok(EXIT_OK)
@@ -449,7 +495,10 @@ fn cmd_verify_only(log: &Path, opts: &ReplayOptions, json: bool) -> Result<i32, 
         .verify_only(log)
         .map_err(|e| CliError::replay(e, json))?;
     if json {
-        print_json(&json!({ "ok": true, "log": log.display().to_string(), "verify_only": to_json(&v) }), true);
+        print_json(
+            &json!({ "ok": true, "log": log.display().to_string(), "verify_only": to_json(&v) }),
+            true,
+        );
     } else {
         say!(
             "verified {} signatures in {} blocks ({} bad, which a replay turns into rejected receipts); nothing applied",
@@ -457,7 +506,12 @@ fn cmd_verify_only(log: &Path, opts: &ReplayOptions, json: bool) -> Result<i32, 
             v.blocks,
             v.bad_signatures
         );
-        say!("  {} threads, {:.3} s, {:.0} txs/s", v.threads, v.elapsed_ms as f64 / 1000.0, v.txs_per_sec);
+        say!(
+            "  {} threads, {:.3} s, {:.0} txs/s",
+            v.threads,
+            v.elapsed_ms as f64 / 1000.0,
+            v.txs_per_sec
+        );
     }
     Ok(EXIT_OK)
 }
@@ -471,7 +525,11 @@ pub fn summary_text(s: &ReplaySummary) -> String {
         out.push_str(&l);
         out.push('\n');
     };
-    line(format!("chain {}, genesis {}", s.chain_id, hex32(&s.genesis_hash)));
+    line(format!(
+        "chain {}, genesis {}",
+        s.chain_id,
+        hex32(&s.genesis_hash)
+    ));
     line(format!(
         "{} blocks (last height {}), {} txs: {} applied, {} failed, {} rejected",
         s.blocks, s.last_height, s.txs, t.receipts.applied, t.receipts.failed, t.receipts.rejected
@@ -483,7 +541,11 @@ pub fn summary_text(s: &ReplaySummary) -> String {
     line(format!(
         "final state root {}{}",
         hex32(&s.state_root),
-        if s.reference_root_checked { " (confirmed by a full rebuild)" } else { "" }
+        if s.reference_root_checked {
+            " (confirmed by a full rebuild)"
+        } else {
+            ""
+        }
     ));
     line(format!(
         "tasks: {} submitted, {} finalised, {} failed, {} deadlines missed, {} challenged, {} disputes resolved",
@@ -493,9 +555,14 @@ pub fn summary_text(s: &ReplaySummary) -> String {
         "value: {} minted in rewards, {} claimed, {} slashed in {} slashes, {} burned",
         t.minted, t.rewards_claimed, t.slashed, t.slash_events, t.burned
     ));
-    line(format!("{} anchors, {} epochs started", t.anchors, t.epochs_started));
+    line(format!(
+        "{} anchors, {} epochs started",
+        t.anchors, t.epochs_started
+    ));
     if let Some(off) = s.torn_tail {
-        line(format!("a torn last frame at byte {off} was accepted and skipped"));
+        line(format!(
+            "a torn last frame at byte {off} was accepted and skipped"
+        ));
     }
     if let Some(h) = s.stopped_at {
         line(format!("stopped at height {h} as asked"));
@@ -517,7 +584,10 @@ fn cmd_inspect(log: &Path, height: Option<u64>, json: bool, torn: bool) -> Resul
         let Some(detail) = inspect::block_detail(log, h, torn).map_err(fail)? else {
             let last = inspect::overview(log, torn).map_err(fail)?.blocks;
             return Err(CliError::usage(
-                format!("{} has no block at height {h}: it holds heights 1..={last}", log.display()),
+                format!(
+                    "{} has no block at height {h}: it holds heights 1..={last}",
+                    log.display()
+                ),
                 "choose a height in that range",
             ));
         };
@@ -534,7 +604,12 @@ fn cmd_inspect(log: &Path, height: Option<u64>, json: bool, torn: bool) -> Resul
         return Ok(EXIT_OK);
     }
     let hd = &o.header;
-    say!("log {} ({} bytes, format version {})", log.display(), o.bytes, hd.format_version);
+    say!(
+        "log {} ({} bytes, format version {})",
+        log.display(),
+        o.bytes,
+        hd.format_version
+    );
     say!(
         "chain {}: genesis {} (time {} ms, {} accounts, {} genesis providers, {} mode, challenge window {} blocks, anchor every {} blocks)",
         hd.chain_id,
@@ -552,7 +627,11 @@ fn cmd_inspect(log: &Path, height: Option<u64>, json: bool, torn: bool) -> Resul
     }
     say!(
         "{:>8} {:>5} {:>17} {:>17} {:>20}  anchor",
-        "height", "txs", "state root", "results root", "applied/failed/rej"
+        "height",
+        "txs",
+        "state root",
+        "results root",
+        "applied/failed/rej"
     );
     for r in &o.rows {
         let receipts = r.receipts.as_ref().map_or_else(
@@ -657,7 +736,13 @@ fn parse_id(kind: &str, s: &str) -> Result<[u8; 32], CliError> {
     })
 }
 
-fn cmd_state(log: &Path, at: u64, which: Entity, compact: bool, opts: &ReplayOptions) -> Result<i32, CliError> {
+fn cmd_state(
+    log: &Path,
+    at: u64,
+    which: Entity,
+    compact: bool,
+    opts: &ReplayOptions,
+) -> Result<i32, CliError> {
     let opts = ReplayOptions {
         stop_at: Some(at),
         ..opts.clone()
@@ -669,11 +754,17 @@ fn cmd_state(log: &Path, at: u64, which: Entity, compact: bool, opts: &ReplayOpt
         _ => None,
     };
     let mut session = Session::open(log, &opts).map_err(|e| CliError::replay(e, false))?;
-    session.run_to_end().map_err(|e| CliError::replay(e, false))?;
+    session
+        .run_to_end()
+        .map_err(|e| CliError::replay(e, false))?;
     let state = session.state();
     if state.height() < at {
         return Err(CliError::usage(
-            format!("{} ends at height {}, before the requested height {at}", log.display(), state.height()),
+            format!(
+                "{} ends at height {}, before the requested height {at}",
+                log.display(),
+                state.height()
+            ),
             "choose --at between 0 (the genesis) and the log's last height",
         ));
     }
@@ -695,12 +786,16 @@ fn not_found(kind: &str, id: &[u8; 32], state: &State) -> CliError {
 }
 
 fn task_json(state: &State, id: &TaskId) -> Result<Value, CliError> {
-    let t = state.task(id).ok_or_else(|| not_found("task", &id.0, state))?;
+    let t = state
+        .task(id)
+        .ok_or_else(|| not_found("task", &id.0, state))?;
     Ok(json!({ "height": state.height(), "task": to_json(t) }))
 }
 
 fn provider_json(state: &State, id: &ProviderId) -> Result<Value, CliError> {
-    let p = state.provider(id).ok_or_else(|| not_found("provider", &id.0, state))?;
+    let p = state
+        .provider(id)
+        .ok_or_else(|| not_found("provider", &id.0, state))?;
     Ok(json!({
         "height": state.height(),
         "provider": to_json(p),
@@ -755,7 +850,11 @@ fn cmd_diff(a: &Path, b: &Path, json: bool, opts: &ReplayOptions) -> Result<i32,
     } else {
         sayp!("{}", diff_text(&report));
     }
-    Ok(if report.identical { EXIT_OK } else { EXIT_VERIFY })
+    Ok(if report.identical {
+        EXIT_OK
+    } else {
+        EXIT_VERIFY
+    })
 }
 
 fn diff_text(r: &DiffReport) -> String {
@@ -791,7 +890,10 @@ fn diff_text(r: &DiffReport) -> String {
         r.entries.len()
     ));
     for e in &r.entries {
-        let side = |v: &Option<Value>| v.as_ref().map_or_else(|| "(absent)".to_string(), Value::to_string);
+        let side = |v: &Option<Value>| {
+            v.as_ref()
+                .map_or_else(|| "(absent)".to_string(), Value::to_string)
+        };
         out.push_str(&format!(
             "    {} {}\n      A: {}\n      B: {}\n",
             e.collection,
@@ -805,7 +907,12 @@ fn diff_text(r: &DiffReport) -> String {
 
 // ---- prove / verify-proof ---------------------------------------------------------------
 
-fn cmd_prove(log: &Path, task: &str, output: Option<&Path>, opts: &ReplayOptions) -> Result<i32, CliError> {
+fn cmd_prove(
+    log: &Path,
+    task: &str,
+    output: Option<&Path>,
+    opts: &ReplayOptions,
+) -> Result<i32, CliError> {
     let id = TaskId(parse_id("task", task)?);
     let p = proof::prove(log, &id, opts).map_err(|e| {
         let hint = match &e {
@@ -817,7 +924,8 @@ fn cmd_prove(log: &Path, task: &str, output: Option<&Path>, opts: &ReplayOptions
         };
         CliError::new(e.exit_code(), e.to_string(), Some(hint))
     })?;
-    let text = serde_json::to_string_pretty(&p).map_err(|e| CliError::new(EXIT_IO, e.to_string(), None))?;
+    let text = serde_json::to_string_pretty(&p)
+        .map_err(|e| CliError::new(EXIT_IO, e.to_string(), None))?;
     match output {
         Some(path) => {
             std::fs::write(path, format!("{text}\n")).map_err(|e| CliError::io(path, e))?;
@@ -846,7 +954,10 @@ fn cmd_verify_proof(file: &Path, json: bool) -> Result<i32, CliError> {
     match proof::verify(&p) {
         Ok(v) => {
             if json {
-                print_json(&json!({ "valid": true, "anchored": v.anchored, "statement": v.statement }), true);
+                print_json(
+                    &json!({ "valid": true, "anchored": v.anchored, "statement": v.statement }),
+                    true,
+                );
             } else {
                 say!("valid: {}", v.statement);
             }
@@ -889,18 +1000,24 @@ fn cmd_scenario_run(file: &Path, json: bool) -> Result<i32, CliError> {
     let s = load_scenario(file)?;
     let report = scenario::run(&s).map_err(|e| scenario_error(file, e))?;
     if json {
-        let v = serde_json::to_value(&report).map_err(|e| CliError::new(EXIT_IO, e.to_string(), None))?;
+        let v = serde_json::to_value(&report)
+            .map_err(|e| CliError::new(EXIT_IO, e.to_string(), None))?;
         print_json(&v, true);
     } else {
         sayp!("{}", report.render_text());
     }
-    Ok(if report.passed() { EXIT_OK } else { EXIT_VERIFY })
+    Ok(if report.passed() {
+        EXIT_OK
+    } else {
+        EXIT_VERIFY
+    })
 }
 
 fn cmd_scenario_compile(file: &Path, output: &Path) -> Result<i32, CliError> {
     let s = load_scenario(file)?;
     let (genesis, blocks, outcomes) = scenario::compile(&s).map_err(|e| scenario_error(file, e))?;
-    scenario::write_log(output, &genesis, &blocks, &outcomes).map_err(|e| scenario_error(file, e))?;
+    scenario::write_log(output, &genesis, &blocks, &outcomes)
+        .map_err(|e| scenario_error(file, e))?;
     let txs: usize = blocks.iter().map(|b| b.txs.len()).sum();
     say!(
         "wrote {}: chain {}, {} blocks, {} txs; check it with `aivm replay {}`",
@@ -925,23 +1042,36 @@ pub fn temp_log_path(prefix: &str) -> PathBuf {
 
 fn record_error(path: &Path, e: record::RecordError) -> CliError {
     match e {
-        record::RecordError::Exists { .. } => CliError::usage(e.to_string(), "pass another -o path"),
+        record::RecordError::Exists { .. } => {
+            CliError::usage(e.to_string(), "pass another -o path")
+        }
         other => CliError::io(path, other),
     }
 }
 
-fn cmd_demo(opts: &DemoOptions, output: Option<PathBuf>, json: bool, ropts: &ReplayOptions) -> Result<i32, CliError> {
+fn cmd_demo(
+    opts: &DemoOptions,
+    output: Option<PathBuf>,
+    json: bool,
+    ropts: &ReplayOptions,
+) -> Result<i32, CliError> {
     let started = Instant::now();
     let chain = demo::generate(opts).map_err(|e| match e {
         demo::DemoError::Options(m) => CliError::usage(m, "see `aivm demo --help`"),
-        other => CliError::new(EXIT_VERIFY, other.to_string(), Some("this is a bug in the demo or the core; please report it")),
+        other => CliError::new(
+            EXIT_VERIFY,
+            other.to_string(),
+            Some("this is a bug in the demo or the core; please report it"),
+        ),
     })?;
     let generated_in = started.elapsed();
     let path = output.unwrap_or_else(|| temp_log_path("aivm-demo"));
     let bytes = record::write_chain_file(&path, &chain.genesis, &chain.blocks, &chain.outcomes)
         .map_err(|e| record_error(&path, e))?;
     let mut session = Session::open(&path, ropts).map_err(|e| CliError::replay(e, json))?;
-    let summary = session.run_to_end().map_err(|e| CliError::replay(e, json))?;
+    let summary = session
+        .run_to_end()
+        .map_err(|e| CliError::replay(e, json))?;
     let state = session.state();
     let example = example_task(&chain);
     if json {
@@ -984,16 +1114,27 @@ fn cmd_demo(opts: &DemoOptions, output: Option<PathBuf>, json: bool, ropts: &Rep
     let stats = state.stats();
     say!(
         "  supply {} (minted {}, burned {}), treasury {}, {} active providers of {}",
-        stats.total_supply, stats.total_minted, stats.total_burned, stats.treasury, stats.providers_active, stats.providers_total
+        stats.total_supply,
+        stats.total_minted,
+        stats.total_burned,
+        stats.treasury,
+        stats.providers_active,
+        stats.providers_total
     );
     let p = path.display();
     say!("next:");
     say!("  aivm inspect {p}                         # blocks, roots, anchors");
     let h = summary.last_height;
-    say!("  aivm inspect {p} --height {}             # one block in detail", h.min(25));
+    say!(
+        "  aivm inspect {p} --height {}             # one block in detail",
+        h.min(25)
+    );
     say!("  aivm state {p} --at {} --account client-3", h / 2);
     if let Some(t) = example {
-        say!("  aivm prove {p} --task {} -o proof.json && aivm verify-proof proof.json", hex32(&t.0));
+        say!(
+            "  aivm prove {p} --task {} -o proof.json && aivm verify-proof proof.json",
+            hex32(&t.0)
+        );
     }
     Ok(EXIT_OK)
 }
@@ -1033,9 +1174,16 @@ pub struct BenchReport {
 }
 
 /// Generates the benchmark log into `path` and times both passes (best of `runs`).
-pub fn run_bench(txs: u64, seed: u64, runs: u32, threads: usize, path: &Path) -> Result<BenchReport, CliError> {
+pub fn run_bench(
+    txs: u64,
+    seed: u64,
+    runs: u32,
+    threads: usize,
+    path: &Path,
+) -> Result<BenchReport, CliError> {
     let started = Instant::now();
-    let chain = demo::bench_chain(txs, seed).map_err(|e| CliError::new(EXIT_VERIFY, e.to_string(), None))?;
+    let chain = demo::bench_chain(txs, seed)
+        .map_err(|e| CliError::new(EXIT_VERIFY, e.to_string(), None))?;
     let generate_ms = started.elapsed().as_millis() as u64;
     let log_bytes = record::write_chain_file(path, &chain.genesis, &chain.blocks, &chain.outcomes)
         .map_err(|e| record_error(path, e))?;
@@ -1049,12 +1197,22 @@ pub fn run_bench(txs: u64, seed: u64, runs: u32, threads: usize, path: &Path) ->
     let mut best_verify: Option<VerifySummary> = None;
     let mut best_replay: Option<ReplaySummary> = None;
     for _ in 0..runs {
-        let v = replayer.verify_only(path).map_err(|e| CliError::replay(e, false))?;
-        if best_verify.as_ref().is_none_or(|b| v.txs_per_sec > b.txs_per_sec) {
+        let v = replayer
+            .verify_only(path)
+            .map_err(|e| CliError::replay(e, false))?;
+        if best_verify
+            .as_ref()
+            .is_none_or(|b| v.txs_per_sec > b.txs_per_sec)
+        {
             best_verify = Some(v);
         }
-        let r = replayer.replay(path).map_err(|e| CliError::replay(e, false))?;
-        if best_replay.as_ref().is_none_or(|b| r.txs_per_sec > b.txs_per_sec) {
+        let r = replayer
+            .replay(path)
+            .map_err(|e| CliError::replay(e, false))?;
+        if best_replay
+            .as_ref()
+            .is_none_or(|b| r.txs_per_sec > b.txs_per_sec)
+        {
             best_replay = Some(r);
         }
     }
@@ -1078,7 +1236,14 @@ pub fn run_bench(txs: u64, seed: u64, runs: u32, threads: usize, path: &Path) ->
     })
 }
 
-fn cmd_bench(txs: u64, seed: u64, runs: u32, keep: Option<PathBuf>, json: bool, threads: usize) -> Result<i32, CliError> {
+fn cmd_bench(
+    txs: u64,
+    seed: u64,
+    runs: u32,
+    keep: Option<PathBuf>,
+    json: bool,
+    threads: usize,
+) -> Result<i32, CliError> {
     let path = keep.clone().unwrap_or_else(|| temp_log_path("aivm-bench"));
     let result = run_bench(txs, seed, runs, threads, &path);
     if keep.is_none() {
@@ -1108,6 +1273,9 @@ fn cmd_bench(txs: u64, seed: u64, runs: u32, keep: Option<PathBuf>, json: bool, 
         r.replay.elapsed_ms as f64 / 1000.0,
         r.replay.txs_per_sec
     );
-    say!("ratio replay / verify-only: {:.3} (target >= 0.85)", r.ratio);
+    say!(
+        "ratio replay / verify-only: {:.3} (target >= 0.85)",
+        r.ratio
+    );
     Ok(EXIT_OK)
 }

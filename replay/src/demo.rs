@@ -9,19 +9,27 @@
 //! time out and are refunded), a provider that unbonds and withdraws, bond
 //! top-ups, a governance retirement, transfers, a few invalid transactions
 //! (a bad signature, a replayed nonce, an overdraft), epochs crossing and an
-//! anchor every `merkle_anchor_freq` blocks. All with the default config.
+//! anchor every `merkle_anchor_freq` blocks. All with the default config,
+//! whose verification mode is optimistic; [`with_mode`] switches a config to
+//! M-of-N redundancy (committees commit and reveal, a withholder or a
+//! divergent member is slashed) or to TEE attestation (attested providers
+//! refresh their evidence and get the shortened window).
 //!
 //! [`bench_chain`] builds the simpler, denser workload of the replay
 //! benchmark: transfers, task submissions and results.
 
 use std::collections::BTreeMap;
 
+use aivm_core::attestation::{
+    public_key_from_seed, sign_attestation, AttestationEvidence, EvidenceKind, SignedAttestation, TeeType,
+};
 use aivm_core::chain::{Chain, ChainError};
-use aivm_core::config::Config;
+use aivm_core::config::{Config, VerificationMode};
 use aivm_core::dispute::{claim_commitment, output_commitment};
 use aivm_core::events::Event;
 use aivm_core::genesis::{Genesis, GenesisError, GenesisProvider};
 use aivm_core::tx::{Action, GpuInfo};
+use aivm_core::tasks::TaskStatus;
 use aivm_core::types::{Address, Amount, Hash, ModelId, ProviderId, TaskId, TaskType};
 use aivm_core::{SignedTx, State};
 
@@ -33,6 +41,11 @@ const EPOCH_ANCHOR_MS: u64 = 1_767_225_600_000;
 const CLIENT_MODEL: &str = "demo-llm-7b";
 /// A model no provider serves: its tasks time out and are refunded.
 const ORPHAN_MODEL: &str = "orphan-vision-2b";
+/// Seed of the demo's TEE attestor key (trusted in TEE mode).
+const ATTESTOR_SEED: [u8; 32] = *b"aivm demo tee attestor key seed!";
+/// Blocks between two attestation refreshes (evidence counts for the
+/// AttestationTimeout, 30 s of header time by default).
+const ATTEST_EVERY: u64 = 10;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -163,12 +176,44 @@ struct DemoProvider {
 /// Something an actor does at a given height.
 #[derive(Clone, Debug)]
 enum Job {
-    Post { task: TaskId, provider: ProviderId, owner: String, honest: bool },
-    Challenge { task: TaskId, claim_out: Hash },
-    Commit { task: TaskId, referee: ProviderId, owner: String, out: Hash },
-    Reveal { task: TaskId, referee: ProviderId, owner: String, out: Hash },
-    RevealClaim { task: TaskId, out: Hash },
-    Withdraw { index: usize, attempted: bool },
+    Post {
+        task: TaskId,
+        provider: ProviderId,
+        owner: String,
+        honest: bool,
+    },
+    Challenge {
+        task: TaskId,
+        claim_out: Hash,
+    },
+    Commit {
+        task: TaskId,
+        referee: ProviderId,
+        owner: String,
+        out: Hash,
+    },
+    Reveal {
+        task: TaskId,
+        referee: ProviderId,
+        owner: String,
+        out: Hash,
+    },
+    RevealClaim {
+        task: TaskId,
+        out: Hash,
+    },
+    /// An M-of-N member reveals once the reveal phase is open (until `until`).
+    RevealWhenOpen {
+        task: TaskId,
+        member: ProviderId,
+        owner: String,
+        out: Hash,
+        until: u64,
+    },
+    Withdraw {
+        index: usize,
+        attempted: bool,
+    },
 }
 
 struct Driver {
@@ -185,6 +230,7 @@ struct Driver {
     submit_rate: u64,
     max_transfers: u64,
     blocks: u64,
+    mode: VerificationMode,
 }
 
 const GPUS: &[(&str, u32)] = &[
@@ -208,7 +254,11 @@ fn demo_genesis(opts: &DemoOptions) -> Genesis {
     for i in 0..=opts.providers {
         balances.push((Chain::addr(&format!("provider-{i}")), 100 * TOKEN));
     }
-    for (who, amount) in [(WATCHER, 1_000 * TOKEN), (GOVERNANCE, TOKEN), (SPAMMER, TOKEN)] {
+    for (who, amount) in [
+        (WATCHER, 1_000 * TOKEN),
+        (GOVERNANCE, TOKEN),
+        (SPAMMER, TOKEN),
+    ] {
         balances.push((Chain::addr(who), amount));
     }
     let mut g = Genesis::new("aivm-demo", balances);
@@ -225,17 +275,48 @@ fn demo_genesis(opts: &DemoOptions) -> Genesis {
 /// dozen blocks show finalisation, disputes, anchors and unbonding. For tests
 /// and quick looks; [`DemoOptions::default`] keeps the default config.
 pub fn quick_config() -> Config {
-    let mut c = Config::default();
-    c.challenge_window_blocks = 6;
-    c.tee_challenge_window_blocks = 2;
-    c.result_deadline_blocks = 3;
-    c.referee_commit_blocks = 2;
-    c.referee_reveal_blocks = 2;
-    c.commit_phase_blocks = 2;
-    c.reveal_phase_blocks = 2;
-    c.unbond_cooldown_blocks = 5;
-    c.merkle_anchor_freq = 5;
-    c
+    Config {
+        challenge_window_blocks: 6,
+        tee_challenge_window_blocks: 2,
+        result_deadline_blocks: 3,
+        referee_commit_blocks: 2,
+        referee_reveal_blocks: 2,
+        commit_phase_blocks: 2,
+        reveal_phase_blocks: 2,
+        unbond_cooldown_blocks: 5,
+        merkle_anchor_freq: 5,
+        ..Config::default()
+    }
+}
+
+/// `config` switched to another verification mode; TEE mode trusts the
+/// demo's attestor.
+pub fn with_mode(mut config: Config, mode: VerificationMode) -> Config {
+    config.verification_mode = mode;
+    if mode == VerificationMode::TeeAttested && config.trusted_attestors.is_empty() {
+        config.trusted_attestors = vec![public_key_from_seed(&ATTESTOR_SEED)];
+    }
+    config
+}
+
+/// Evidence about `owner`'s GPU, issued at `now_ms` and signed by the demo attestor.
+fn attestation(owner: &Address, gpu: &str, now_ms: u64) -> SignedAttestation {
+    let evidence = AttestationEvidence {
+        tee_type: TeeType::Nvidia,
+        kind: EvidenceKind::GpuLocal,
+        device_model: gpu.to_string(),
+        measurement: digest("aivm demo measurement", &[b"stack v1"]),
+        cc_enabled: true,
+        tee_io: true,
+        rim_verified: true,
+        benchmark_ok: true,
+        driver_ok: true,
+        issued_at_ms: now_ms,
+        expires_at_ms: now_ms + 3_600_000,
+        provider_key: owner.0,
+        attestor: public_key_from_seed(&ATTESTOR_SEED),
+    };
+    sign_attestation(&ATTESTOR_SEED, evidence)
 }
 
 /// Generates the demo chain.
@@ -273,6 +354,7 @@ pub fn generate(opts: &DemoOptions) -> Result<Chain, DemoError> {
         submit_rate: (u64::from(opts.providers) * 10 / 110).max(1),
         max_transfers: opts.max_transfers,
         blocks: opts.blocks,
+        mode: opts.config.verification_mode,
     };
     for _ in 0..opts.blocks {
         d.step()?;
@@ -297,6 +379,9 @@ impl Driver {
         self.transfers(&mut txs);
         if h % 50 == 25 {
             self.claims(&mut txs);
+        }
+        if h > 1 && h % ATTEST_EVERY == 1 && self.mode == VerificationMode::TeeAttested {
+            self.refresh_attestations(&mut txs);
         }
         let outcome = self.chain.block(txs)?.clone();
         self.react(&outcome);
@@ -332,6 +417,8 @@ impl Driver {
             models.push(DEFAULT_MODELS[i % DEFAULT_MODELS.len()].to_string());
         }
         models.extend(extra_models.iter().map(|m| m.to_string()));
+        let owner = Chain::addr(&format!("provider-{i}"));
+        let attestation = self.attests(i).then(|| attestation(&owner, gpu, self.next_time()));
         Action::RegisterProvider {
             endpoint: format!("https://provider-{i}.example.net:8443/v1"),
             gpus: vec![GpuInfo {
@@ -342,7 +429,31 @@ impl Driver {
             models,
             // 1.5 to 5 tokens: enough to stay eligible after a missed-deadline slash.
             bond: 3 * TOKEN / 2 + Amount::from(self.rng.below(8)) * TOKEN / 2,
-            attestation: None,
+            attestation,
+        }
+    }
+
+    /// In TEE mode, providers with data-centre GPUs attest (two in three).
+    fn attests(&self, i: usize) -> bool {
+        self.mode == VerificationMode::TeeAttested && i % 3 != 2
+    }
+
+    /// Header time of the block being built.
+    fn next_time(&self) -> u64 {
+        self.chain.next_block(Vec::new()).header.time_ms
+    }
+
+    /// Attested providers refresh their evidence before it goes stale.
+    fn refresh_attestations(&mut self, txs: &mut Vec<SignedTx>) {
+        let now = self.next_time();
+        for (i, p) in self.providers.clone().iter().enumerate() {
+            let (Some(id), false, true) = (p.id, p.withdrawn, self.attests(i)) else {
+                continue;
+            };
+            let owner = Chain::addr(&p.owner);
+            let gpu = GPUS[i % GPUS.len()].0;
+            let action = Action::Attest { provider: id, attestation: attestation(&owner, gpu, now) };
+            txs.push(self.chain.tx(&p.owner, action));
         }
     }
 
@@ -364,7 +475,13 @@ impl Driver {
         if h == n / 5 {
             if let Some(id) = self.providers[0].id {
                 let owner = self.providers[0].owner.clone();
-                txs.push(self.chain.tx(&owner, Action::TopUpBond { provider: id, amount: 2 * TOKEN }));
+                txs.push(self.chain.tx(
+                    &owner,
+                    Action::TopUpBond {
+                        provider: id,
+                        amount: 2 * TOKEN,
+                    },
+                ));
             }
         }
         if h == n / 4 {
@@ -373,11 +490,19 @@ impl Driver {
                 let owner = self.providers[1].owner.clone();
                 txs.push(self.chain.tx(&owner, Action::Unbond { provider: id }));
                 let at = h + self.chain.state.config().unbond_cooldown_blocks + 1;
-                self.schedule(at, Job::Withdraw { index: 1, attempted: false });
+                self.schedule(
+                    at,
+                    Job::Withdraw {
+                        index: 1,
+                        attempted: false,
+                    },
+                );
             }
         }
         if h == n * 3 / 4 {
-            let action = Action::RetireModel { id: ORPHAN_MODEL.to_string() };
+            let action = Action::RetireModel {
+                id: ORPHAN_MODEL.to_string(),
+            };
             txs.push(self.chain.tx(GOVERNANCE, action));
         }
         if h % 97 == 13 {
@@ -394,7 +519,10 @@ impl Driver {
         if let Some(old) = self.replay_me.take() {
             txs.push(old);
         }
-        let overdraft = Action::Transfer { to, amount: 1_000_000 * TOKEN };
+        let overdraft = Action::Transfer {
+            to,
+            amount: 1_000_000 * TOKEN,
+        };
         txs.push(self.chain.tx("client-1", overdraft));
     }
 
@@ -404,13 +532,26 @@ impl Driver {
         };
         for job in jobs {
             match job {
-                Job::Post { task, provider, owner, honest } => {
-                    let out = if honest { honest_output(&task) } else { wrong_output(&task) };
+                Job::Post {
+                    task,
+                    provider,
+                    owner,
+                    honest,
+                } => {
+                    let out = if honest {
+                        honest_output(&task)
+                    } else {
+                        wrong_output(&task)
+                    };
                     let action = Action::SubmitResult {
                         task,
                         provider,
                         output_hash: out,
-                        inline_output: if self.rng.chance(1, 4) { b"ok: 42 tokens".to_vec() } else { Vec::new() },
+                        inline_output: if self.rng.chance(1, 4) {
+                            b"ok: 42 tokens".to_vec()
+                        } else {
+                            Vec::new()
+                        },
                         compute_time_ms: 40 + self.rng.below(20_000),
                     };
                     txs.push(self.chain.tx(&owner, action));
@@ -421,12 +562,27 @@ impl Driver {
                     txs.push(self.chain.tx(WATCHER, Action::Challenge { task, claim }));
                     self.claims.insert(task, claim_out);
                 }
-                Job::Commit { task, referee, owner, out } => {
-                    let commitment = output_commitment(&task, &referee, &out, &salt(&task, &referee.0));
-                    let action = Action::CommitOutput { task, provider: referee, commitment };
+                Job::Commit {
+                    task,
+                    referee,
+                    owner,
+                    out,
+                } => {
+                    let commitment =
+                        output_commitment(&task, &referee, &out, &salt(&task, &referee.0));
+                    let action = Action::CommitOutput {
+                        task,
+                        provider: referee,
+                        commitment,
+                    };
                     txs.push(self.chain.tx(&owner, action));
                 }
-                Job::Reveal { task, referee, owner, out } => {
+                Job::Reveal {
+                    task,
+                    referee,
+                    owner,
+                    out,
+                } => {
                     let action = Action::RevealOutput {
                         task,
                         provider: referee,
@@ -437,8 +593,29 @@ impl Driver {
                 }
                 Job::RevealClaim { task, out } => {
                     let me = Chain::addr(WATCHER);
-                    let action = Action::RevealClaim { task, output_hash: out, salt: salt(&task, &me.0) };
+                    let action = Action::RevealClaim {
+                        task,
+                        output_hash: out,
+                        salt: salt(&task, &me.0),
+                    };
                     txs.push(self.chain.tx(WATCHER, action));
+                }
+                Job::RevealWhenOpen { task, member, owner, out, until } => {
+                    match self.chain.state.task(&task).map(|t| t.status) {
+                        Some(TaskStatus::Revealing) => {
+                            let action = Action::RevealOutput {
+                                task,
+                                provider: member,
+                                output_hash: out,
+                                salt: salt(&task, &member.0),
+                            };
+                            txs.push(self.chain.tx(&owner, action));
+                        }
+                        Some(TaskStatus::Committing) if h < until => {
+                            self.schedule(h + 1, Job::RevealWhenOpen { task, member, owner, out, until })
+                        }
+                        _ => {}
+                    }
                 }
                 Job::Withdraw { index, attempted } => self.withdraw(h, index, attempted, txs),
             }
@@ -459,10 +636,19 @@ impl Driver {
         // after that, try again once nothing is locked any more.
         let idle = state.open_tasks == 0 && state.locked == 0;
         if idle || !attempted {
-            txs.push(self.chain.tx(&p.owner, Action::WithdrawBond { provider: id }));
+            txs.push(
+                self.chain
+                    .tx(&p.owner, Action::WithdrawBond { provider: id }),
+            );
         }
         if !idle {
-            self.schedule(h + 10, Job::Withdraw { index, attempted: true });
+            self.schedule(
+                h + 10,
+                Job::Withdraw {
+                    index,
+                    attempted: true,
+                },
+            );
         }
     }
 
@@ -487,7 +673,10 @@ impl Driver {
             let action = Action::SubmitTask {
                 model: model.to_string(),
                 task_type,
-                input_hash: digest("aivm demo input", &[client.as_bytes(), &nonce.to_le_bytes()]),
+                input_hash: digest(
+                    "aivm demo input",
+                    &[client.as_bytes(), &nonce.to_le_bytes()],
+                ),
                 inline_input: if self.rng.chance(1, 3) {
                     format!("prompt {nonce:x}: summarise the attached document").into_bytes()
                 } else {
@@ -503,15 +692,23 @@ impl Driver {
     fn transfers(&mut self, txs: &mut Vec<SignedTx>) {
         let min = self.max_transfers / 3;
         for _ in 0..min + self.rng.below(self.max_transfers - min + 1) {
-            let (Some(from), Some(to)) = (self.rng.pick(&self.clients).cloned(), self.rng.pick(&self.clients).cloned())
-            else {
+            let (Some(from), Some(to)) = (
+                self.rng.pick(&self.clients).cloned(),
+                self.rng.pick(&self.clients).cloned(),
+            ) else {
                 return;
             };
             if from == to {
                 continue;
             }
             let amount = Amount::from(1 + self.rng.below(1_000)) * TOKEN / 1_000;
-            let tx = self.chain.tx(&from, Action::Transfer { to: Chain::addr(&to), amount });
+            let tx = self.chain.tx(
+                &from,
+                Action::Transfer {
+                    to: Chain::addr(&to),
+                    amount,
+                },
+            );
             if self.replay_me.is_none() {
                 self.replay_me = Some(tx.clone());
             }
@@ -522,9 +719,16 @@ impl Driver {
     fn claims(&mut self, txs: &mut Vec<SignedTx>) {
         for p in self.providers.clone() {
             let Some(id) = p.id else { continue };
-            let pending = self.chain.state.provider(&id).map_or(0, |s| s.stats.pending_rewards);
+            let pending = self
+                .chain
+                .state
+                .provider(&id)
+                .map_or(0, |s| s.stats.pending_rewards);
             if pending > 0 && !p.withdrawn {
-                txs.push(self.chain.tx(&p.owner, Action::ClaimRewards { provider: id }));
+                txs.push(
+                    self.chain
+                        .tx(&p.owner, Action::ClaimRewards { provider: id }),
+                );
             }
         }
     }
@@ -546,8 +750,14 @@ impl Driver {
             .collect();
         for e in events {
             match e {
-                Event::ProviderRegistered { provider, owner, .. } => {
-                    if let Some(p) = self.providers.iter_mut().find(|p| Chain::addr(&p.owner) == owner && p.id.is_none()) {
+                Event::ProviderRegistered {
+                    provider, owner, ..
+                } => {
+                    if let Some(p) = self
+                        .providers
+                        .iter_mut()
+                        .find(|p| Chain::addr(&p.owner) == owner && p.id.is_none())
+                    {
                         p.id = Some(provider);
                         self.owner_of.insert(provider, p.owner.clone());
                     }
@@ -562,20 +772,33 @@ impl Driver {
                     provider,
                     deadline_height,
                 } => self.on_assigned(h, task, provider, deadline_height),
-                Event::ResultPosted { task, output_hash, .. } => self.on_posted(h, task, output_hash),
+                Event::ResultPosted {
+                    task, output_hash, ..
+                } => self.on_posted(h, task, output_hash),
                 Event::DisputeOpened {
                     task,
                     referees,
                     commit_end,
                     reveal_end,
                 } => self.on_dispute(h, task, &referees, commit_end, reveal_end),
+                Event::CommitteeDrawn {
+                    task,
+                    providers,
+                    reveal_end,
+                    ..
+                } => self.on_committee(h, task, &providers, reveal_end),
                 _ => {}
             }
         }
     }
 
     fn on_assigned(&mut self, h: u64, task: TaskId, provider: ProviderId, deadline: u64) {
-        let Some(p) = self.providers.iter().find(|p| p.id == Some(provider)).cloned() else {
+        let Some(p) = self
+            .providers
+            .iter()
+            .find(|p| p.id == Some(provider))
+            .cloned()
+        else {
             return;
         };
         let honest = match p.behaviour {
@@ -585,7 +808,15 @@ impl Driver {
         };
         // Within the deadline: only the flaky miss theirs.
         let delay = 1 + self.rng.below(deadline.saturating_sub(h).clamp(1, 4));
-        self.schedule(h + delay, Job::Post { task, provider, owner: p.owner, honest });
+        self.schedule(
+            h + delay,
+            Job::Post {
+                task,
+                provider,
+                owner: p.owner,
+                honest,
+            },
+        );
     }
 
     /// The watcher recomputes every result; it challenges wrong ones, and
@@ -594,13 +825,45 @@ impl Driver {
         let right = honest_output(&task);
         let frivolous = output == right && self.rng.chance(1, 150);
         if output != right || frivolous {
-            let claim_out = if frivolous { wrong_output(&task) } else { right };
+            let claim_out = if frivolous {
+                wrong_output(&task)
+            } else {
+                right
+            };
             let at = h + 1 + self.rng.below(3);
             self.schedule(at, Job::Challenge { task, claim_out });
         }
     }
 
-    fn on_dispute(&mut self, h: u64, task: TaskId, referees: &[ProviderId], commit_end: u64, reveal_end: u64) {
+    /// M-of-N: every member commits next block (so the reveal phase opens at
+    /// once) and reveals when it is open; a flaky member sometimes never
+    /// reveals (withholding), a cheat sometimes reveals another output.
+    fn on_committee(&mut self, h: u64, task: TaskId, members: &[ProviderId], reveal_end: u64) {
+        for member in members {
+            let Some(p) = self.providers.iter().find(|p| p.id == Some(*member)).cloned() else {
+                continue;
+            };
+            let out = match p.behaviour {
+                Behaviour::Cheat if self.rng.chance(1, 2) => wrong_output(&task),
+                _ => honest_output(&task),
+            };
+            self.schedule(h + 1, Job::Commit { task, referee: *member, owner: p.owner.clone(), out });
+            if p.behaviour == Behaviour::Flaky && self.rng.chance(1, 4) {
+                continue;
+            }
+            let job = Job::RevealWhenOpen { task, member: *member, owner: p.owner, out, until: reveal_end };
+            self.schedule(h + 2, job);
+        }
+    }
+
+    fn on_dispute(
+        &mut self,
+        h: u64,
+        task: TaskId,
+        referees: &[ProviderId],
+        commit_end: u64,
+        reveal_end: u64,
+    ) {
         let out = honest_output(&task);
         for referee in referees {
             let Some(owner) = self.owner_of.get(referee).cloned() else {
@@ -611,9 +874,29 @@ impl Driver {
                 continue;
             }
             let commit_at = h + 1 + self.rng.below(commit_end.saturating_sub(h).clamp(1, 5));
-            self.schedule(commit_at, Job::Commit { task, referee: *referee, owner: owner.clone(), out });
-            let reveal_at = commit_end + 1 + self.rng.below(reveal_end.saturating_sub(commit_end).clamp(1, 3));
-            self.schedule(reveal_at, Job::Reveal { task, referee: *referee, owner, out });
+            self.schedule(
+                commit_at,
+                Job::Commit {
+                    task,
+                    referee: *referee,
+                    owner: owner.clone(),
+                    out,
+                },
+            );
+            let reveal_at = commit_end
+                + 1
+                + self
+                    .rng
+                    .below(reveal_end.saturating_sub(commit_end).clamp(1, 3));
+            self.schedule(
+                reveal_at,
+                Job::Reveal {
+                    task,
+                    referee: *referee,
+                    owner,
+                    out,
+                },
+            );
         }
         if let (Some(out), false) = (self.claims.get(&task).copied(), referees.is_empty()) {
             self.schedule(commit_end + 1, Job::RevealClaim { task, out });
@@ -632,15 +915,24 @@ pub fn bench_chain(min_txs: u64, seed: u64) -> Result<Chain, DemoError> {
     for c in &clients {
         balances.push((Chain::addr(c), 1_000_000 * TOKEN));
     }
+    let owners: Vec<String> = (0..PROVIDERS)
+        .map(|i| format!("bench-provider-{i}"))
+        .collect();
+    for o in &owners {
+        balances.push((Chain::addr(o), 1_000 * TOKEN));
+    }
     let mut g = Genesis::new("aivm-bench", balances);
-    let owners: Vec<String> = (0..PROVIDERS).map(|i| format!("bench-provider-{i}")).collect();
     let mut ids = BTreeMap::new();
     for (i, o) in owners.iter().enumerate() {
         let owner = Chain::addr(o);
         g.providers.push(GenesisProvider {
             owner,
             endpoint: format!("https://bench-{i}.example.net"),
-            gpus: vec![GpuInfo { model: GPUS[i % GPUS.len()].0.to_string(), memory_gb: 80, count: 8 }],
+            gpus: vec![GpuInfo {
+                model: GPUS[i % GPUS.len()].0.to_string(),
+                memory_gb: 80,
+                count: 8,
+            }],
             models: DEFAULT_MODELS.iter().map(|m| m.to_string()).collect(),
             bond: 20 * TOKEN,
         });
@@ -681,7 +973,13 @@ pub fn bench_chain(min_txs: u64, seed: u64) -> Result<Chain, DemoError> {
         while txs.len() < PER_BLOCK {
             let from = &clients[rng.below(u64::from(CLIENTS)) as usize];
             let to = Chain::addr(&clients[rng.below(u64::from(CLIENTS)) as usize]);
-            txs.push(chain.tx(from, Action::Transfer { to, amount: 1 + Amount::from(rng.below(1_000_000)) }));
+            txs.push(chain.tx(
+                from,
+                Action::Transfer {
+                    to,
+                    amount: 1 + Amount::from(rng.below(1_000_000)),
+                },
+            ));
         }
         total += txs.len() as u64;
         let outcome = chain.block(txs)?;
@@ -709,7 +1007,10 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_chain_and_another_seed_another() {
-        let opts = DemoOptions { blocks: 8, ..DemoOptions::small() };
+        let opts = DemoOptions {
+            blocks: 8,
+            ..DemoOptions::small()
+        };
         let a = generate(&opts).expect("builds");
         let b = generate(&opts).expect("builds");
         assert_eq!(a.blocks, b.blocks);
@@ -721,8 +1022,12 @@ mod tests {
     #[test]
     fn the_small_demo_shows_every_kind_of_activity() {
         let s = fixture::small();
-        let kinds: std::collections::BTreeSet<&str> =
-            s.blocks.iter().flat_map(|b| &b.txs).map(|t| t.body.action.kind()).collect();
+        let kinds: std::collections::BTreeSet<&str> = s
+            .blocks
+            .iter()
+            .flat_map(|b| &b.txs)
+            .map(|t| t.body.action.kind())
+            .collect();
         for k in [
             "transfer",
             "register_model",
@@ -743,13 +1048,18 @@ mod tests {
         }
         let end: Vec<&Event> = s.outcomes.iter().flat_map(|o| &o.end_events).collect();
         assert!(end.iter().any(|e| matches!(e, Event::TaskFailed { .. })));
-        assert!(end.iter().any(|e| matches!(e, Event::DisputeResolved { .. })));
+        assert!(end
+            .iter()
+            .any(|e| matches!(e, Event::DisputeResolved { .. })));
         assert!(s.outcomes.iter().any(|o| o.anchor.is_some()));
     }
 
     #[test]
     fn options_are_checked() {
-        let err = generate(&DemoOptions { providers: 2, ..DemoOptions::small() });
+        let err = generate(&DemoOptions {
+            providers: 2,
+            ..DemoOptions::small()
+        });
         assert!(matches!(err, Err(DemoError::Options(_))));
     }
 }
@@ -779,7 +1089,8 @@ pub(crate) mod fixture {
         static SMALL: OnceLock<Small> = OnceLock::new();
         SMALL.get_or_init(|| {
             let chain = generate(&DemoOptions::small()).expect("the small demo builds");
-            let bytes = chain_to_bytes(&chain.genesis, &chain.blocks, &chain.outcomes).expect("writes");
+            let bytes =
+                chain_to_bytes(&chain.genesis, &chain.blocks, &chain.outcomes).expect("writes");
             Small {
                 genesis: chain.genesis,
                 blocks: chain.blocks,
@@ -802,7 +1113,8 @@ pub(crate) mod fixture {
     /// may change a frame or drop it (return false).
     pub fn relog(mut edit: impl FnMut(&mut Frame) -> bool) -> Vec<u8> {
         let s = small();
-        let mut w = LogWriter::new(Vec::new(), &log_header(&s.genesis), SyncPolicy::Never).expect("header");
+        let mut w =
+            LogWriter::new(Vec::new(), &log_header(&s.genesis), SyncPolicy::Never).expect("header");
         let mut next = 1;
         for (b, o) in s.blocks.iter().zip(&s.outcomes) {
             let mut f = Frame {

@@ -113,7 +113,10 @@ pub fn diff_sessions(mut sa: Session, mut sb: Session) -> Result<DiffReport, Dif
     loop {
         let x = sa.step().map_err(DiffError::A)?;
         let y = sb.step().map_err(DiffError::B)?;
-        let (ra, rb) = (x.as_ref().map(BlockRoots::of), y.as_ref().map(BlockRoots::of));
+        let (ra, rb) = (
+            x.as_ref().map(BlockRoots::of),
+            y.as_ref().map(BlockRoots::of),
+        );
         let reasons = match (&ra, &rb) {
             (None, None) => return Ok(report(&sa, &sb, common, None)),
             (Some(_), None) => vec!["log B ends here".to_string()],
@@ -122,7 +125,12 @@ pub fn diff_sessions(mut sa: Session, mut sb: Session) -> Result<DiffReport, Dif
         };
         if !reasons.is_empty() {
             let height = ra.as_ref().or(rb.as_ref()).map_or(common + 1, |r| r.height);
-            let divergence = FirstDivergence { height, reasons, a: ra, b: rb };
+            let divergence = FirstDivergence {
+                height,
+                reasons,
+                a: ra,
+                b: rb,
+            };
             // Comparing states of different heights would only show the last block's effects.
             let both = divergence.a.is_some() && divergence.b.is_some();
             let mut r = report(&sa, &sb, common, Some(divergence));
@@ -150,7 +158,12 @@ fn differences(a: &BlockRoots, b: &BlockRoots) -> Vec<String> {
     out
 }
 
-fn report(sa: &Session, sb: &Session, common: u64, divergence: Option<FirstDivergence>) -> DiffReport {
+fn report(
+    sa: &Session,
+    sb: &Session,
+    common: u64,
+    divergence: Option<FirstDivergence>,
+) -> DiffReport {
     let mut entries = Vec::new();
     let mut total = 0;
     if divergence.is_some() {
@@ -229,27 +242,50 @@ pub fn compare_states(a: &State, b: &State, entries: &mut Vec<EntryDiff>, total:
     let (ra, rb) = (a.collection_roots(), b.collection_roots());
     let mut out = Out { entries, total };
     if ra.accounts != rb.accounts {
-        merge(&mut out, "accounts", a.accounts().map(|(k, v)| (*k, v)), b.accounts().map(|(k, v)| (*k, v)), |k| {
-            hex32(&k.0)
-        });
+        merge(
+            &mut out,
+            "accounts",
+            a.accounts().map(|(k, v)| (*k, v)),
+            b.accounts().map(|(k, v)| (*k, v)),
+            |k| hex32(&k.0),
+        );
     }
     if ra.providers != rb.providers {
         let (pa, pb) = (a.providers(), b.providers());
-        merge(&mut out, "providers", pa.into_iter().map(|p| (p.id, p)), pb.into_iter().map(|p| (p.id, p)), |k| {
-            hex32(&k.0)
-        });
+        merge(
+            &mut out,
+            "providers",
+            pa.into_iter().map(|p| (p.id, p)),
+            pb.into_iter().map(|p| (p.id, p)),
+            |k| hex32(&k.0),
+        );
     }
     if ra.tasks != rb.tasks {
-        merge(&mut out, "tasks", a.tasks().map(|t| (t.id, t)), b.tasks().map(|t| (t.id, t)), |k| hex32(&k.0));
+        merge(
+            &mut out,
+            "tasks",
+            a.tasks().map(|t| (t.id, t)),
+            b.tasks().map(|t| (t.id, t)),
+            |k| hex32(&k.0),
+        );
     }
     if ra.models != rb.models {
         let (ma, mb) = (a.models(), b.models());
-        merge(&mut out, "models", ma.into_iter().map(|m| (m.id.clone(), m)), mb.into_iter().map(|m| (m.id.clone(), m)), |k| {
-            k.clone()
-        });
+        merge(
+            &mut out,
+            "models",
+            ma.into_iter().map(|m| (m.id.clone(), m)),
+            mb.into_iter().map(|m| (m.id.clone(), m)),
+            |k| k.clone(),
+        );
     }
     if ra.genesis != rb.genesis {
-        out.push("genesis", "hash".into(), Some(Value::String(hex32(&ra.genesis))), Some(Value::String(hex32(&rb.genesis))));
+        out.push(
+            "genesis",
+            "hash".into(),
+            Some(Value::String(hex32(&ra.genesis))),
+            Some(Value::String(hex32(&rb.genesis))),
+        );
     }
     if ra.globals != rb.globals {
         let (ga, gb) = (to_json(a.globals()), to_json(b.globals()));
@@ -300,8 +336,12 @@ mod tests {
     fn a_fork_names_the_block_and_the_entries() {
         // Another chain with the same genesis: the same demo with another seed.
         let s = small();
-        let other = crate::demo::generate(&crate::demo::DemoOptions { seed: 5, blocks: 12, ..crate::demo::DemoOptions::small() })
-            .expect("builds");
+        let other = crate::demo::generate(&crate::demo::DemoOptions {
+            seed: 5,
+            blocks: 12,
+            ..crate::demo::DemoOptions::small()
+        })
+        .expect("builds");
         assert_eq!(other.genesis, s.genesis);
         let b = chain_to_bytes(&other.genesis, &other.blocks, &other.outcomes).expect("writes");
         let r = diff(s.bytes.clone(), b);
@@ -309,7 +349,10 @@ mod tests {
         assert!(d.reasons.contains(&"block id".to_string()));
         assert_eq!(d.height, r.common_height + 1);
         assert!(r.entries_total > 0);
-        assert!(r.entries.iter().any(|e| e.collection == "accounts" && e.a.is_some() && e.b.is_some()));
+        assert!(r
+            .entries
+            .iter()
+            .any(|e| e.collection == "accounts" && e.a.is_some() && e.b.is_some()));
         // The same blocks re-framed are the same log.
         assert!(diff(s.bytes.clone(), relog(|_| true)).identical);
     }
@@ -322,7 +365,10 @@ mod tests {
         let b = chain_to_bytes(&g, &[], &[]).expect("writes");
         let r = diff(s.bytes.clone(), b);
         let d = r.divergence.expect("differs");
-        assert_eq!((d.height, d.reasons.clone()), (0, vec!["genesis".to_string()]));
+        assert_eq!(
+            (d.height, d.reasons.clone()),
+            (0, vec!["genesis".to_string()])
+        );
         assert!(r.entries.iter().any(|e| e.collection == "genesis"));
     }
 }

@@ -25,6 +25,7 @@ const LOG_LIMITS: Limits = Limits {
     txs: 6,
     gap: 8,
     height: 40,
+    sign: true,
 };
 
 // ---- replay_log -----------------------------------------------------------------------------

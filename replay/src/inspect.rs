@@ -82,7 +82,10 @@ fn header_info(reader: &LogReader<impl std::io::Read>) -> Result<HeaderInfo, Rep
     })
 }
 
-fn open(path: &Path, accept_torn_tail: bool) -> Result<LogReader<std::io::BufReader<std::fs::File>>, ReplayError> {
+fn open(
+    path: &Path,
+    accept_torn_tail: bool,
+) -> Result<LogReader<std::io::BufReader<std::fs::File>>, ReplayError> {
     let opts = ReaderOptions {
         accept_torn_tail,
         ..ReaderOptions::default()
@@ -173,7 +176,11 @@ pub fn overview(path: &Path, accept_torn_tail: bool) -> Result<Overview, ReplayE
 
 /// One block in full: header, every transaction with its stored receipt,
 /// block-end events, roots and anchor. None if the log has no such height.
-pub fn block_detail(path: &Path, height: u64, accept_torn_tail: bool) -> Result<Option<Value>, ReplayError> {
+pub fn block_detail(
+    path: &Path,
+    height: u64,
+    accept_torn_tail: bool,
+) -> Result<Option<Value>, ReplayError> {
     let mut reader = open(path, accept_torn_tail)?;
     let mut prev = header_info(&reader)?.genesis_hash;
     for frame in &mut reader {

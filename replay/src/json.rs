@@ -357,8 +357,13 @@ impl ser::SerializeMap for MapSer {
 impl ser::SerializeStruct for MapSer {
     type Ok = Rendered;
     type Error = JsonError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> Result<(), JsonError> {
-        self.map.insert(k.to_string(), v.serialize(ValueSerializer)?.value);
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        k: &'static str,
+        v: &T,
+    ) -> Result<(), JsonError> {
+        self.map
+            .insert(k.to_string(), v.serialize(ValueSerializer)?.value);
         Ok(())
     }
     fn end(self) -> R {
@@ -369,8 +374,13 @@ impl ser::SerializeStruct for MapSer {
 impl ser::SerializeStructVariant for MapSer {
     type Ok = Rendered;
     type Error = JsonError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> Result<(), JsonError> {
-        self.map.insert(k.to_string(), v.serialize(ValueSerializer)?.value);
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        k: &'static str,
+        v: &T,
+    ) -> Result<(), JsonError> {
+        self.map
+            .insert(k.to_string(), v.serialize(ValueSerializer)?.value);
         Ok(())
     }
     fn end(self) -> R {

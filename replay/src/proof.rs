@@ -105,7 +105,11 @@ pub enum ProveError {
     #[error(transparent)]
     Replay(#[from] ReplayError),
     #[error("task {task} was not finalised in this log (it ends at height {height}{status})")]
-    NotFinalized { task: String, height: u64, status: String },
+    NotFinalized {
+        task: String,
+        height: u64,
+        status: String,
+    },
     #[error("the results finalised at height {height} do not rebuild its results root: {what}")]
     Inconsistent { height: u64, what: String },
 }
@@ -132,7 +136,9 @@ fn finalised(end_events: &[Event]) -> Vec<(TaskId, Hash)> {
     end_events
         .iter()
         .filter_map(|e| match e {
-            Event::TaskFinalized { task, output_hash, .. } => Some((*task, *output_hash)),
+            Event::TaskFinalized {
+                task, output_hash, ..
+            } => Some((*task, *output_hash)),
             _ => None,
         })
         .collect()
@@ -145,7 +151,12 @@ struct Found {
     path: PathProof,
 }
 
-fn result_path(height: u64, results: &[(TaskId, Hash)], task: &TaskId, root: Hash) -> Result<Option<(Hash, PathProof)>, ProveError> {
+fn result_path(
+    height: u64,
+    results: &[(TaskId, Hash)],
+    task: &TaskId,
+    root: Hash,
+) -> Result<Option<(Hash, PathProof)>, ProveError> {
     let Some(slot) = results.iter().position(|(t, _)| t == task) else {
         return Ok(None);
     };
@@ -158,19 +169,33 @@ fn result_path(height: u64, results: &[(TaskId, Hash)], task: &TaskId, root: Has
     }
     let proof = FlatTree::from_leaves(&leaves)
         .proof(slot as u64)
-        .map_err(|e| ProveError::Inconsistent { height, what: e.to_string() })?;
+        .map_err(|e| ProveError::Inconsistent {
+            height,
+            what: e.to_string(),
+        })?;
     let output = results.get(slot).map(|(_, o)| *o).unwrap_or_default();
-    Ok(Some((output, PathProof::new(leaf_hash(&task.0, &output), proof))))
+    Ok(Some((
+        output,
+        PathProof::new(leaf_hash(&task.0, &output), proof),
+    )))
 }
 
-fn anchor_proof(anchor: &Anchor, since: &[(u64, Hash)], height: u64) -> Result<AnchorProof, ProveError> {
+fn anchor_proof(
+    anchor: &Anchor,
+    since: &[(u64, Hash)],
+    height: u64,
+) -> Result<AnchorProof, ProveError> {
     let inconsistent = |what: &str| ProveError::Inconsistent {
         height: anchor.height,
         what: what.to_string(),
     };
     let roots: Vec<Hash> = since.iter().map(|(_, r)| *r).collect();
-    if since.first().map(|(h, _)| *h) != Some(anchor.from_height) || reference_root(&roots) != anchor.results_roots_root {
-        return Err(inconsistent("the per-block results roots do not rebuild the anchor's results_roots_root"));
+    if since.first().map(|(h, _)| *h) != Some(anchor.from_height)
+        || reference_root(&roots) != anchor.results_roots_root
+    {
+        return Err(inconsistent(
+            "the per-block results roots do not rebuild the anchor's results_roots_root",
+        ));
     }
     let slot = height.saturating_sub(anchor.from_height);
     let proof = FlatTree::from_leaves(&roots)
@@ -204,14 +229,20 @@ pub fn prove_in(mut session: Session, task: &TaskId) -> Result<ResultProof, Prov
         since.push((o.height, o.results_root));
         if found.is_none() {
             let results = finalised(&o.end_events);
-            if let Some((output_hash, path)) = result_path(o.height, &results, task, o.results_root)? {
+            if let Some((output_hash, path)) =
+                result_path(o.height, &results, task, o.results_root)?
+            {
                 let block = ProvenBlock {
                     height: o.height,
                     block_id: o.block_id,
                     state_root: o.state_root,
                     results_root: o.results_root,
                 };
-                found = Some(Found { block, output_hash, path });
+                found = Some(Found {
+                    block,
+                    output_hash,
+                    path,
+                });
             }
         }
         if let Some(anchor) = &o.anchor {
@@ -225,10 +256,10 @@ pub fn prove_in(mut session: Session, task: &TaskId) -> Result<ResultProof, Prov
     match found {
         Some(f) => Ok(proof_of(chain_id, genesis_hash, task, f, None)),
         None => {
-            let status = session
-                .state()
-                .task(task)
-                .map_or_else(|| ", and has no such task".to_string(), |t| format!(", where the task is {}", t.status.name()));
+            let status = session.state().task(task).map_or_else(
+                || ", and has no such task".to_string(),
+                |t| format!(", where the task is {}", t.status.name()),
+            );
             Err(ProveError::NotFinalized {
                 task: hex32(&task.0),
                 height: session.height(),
@@ -238,7 +269,13 @@ pub fn prove_in(mut session: Session, task: &TaskId) -> Result<ResultProof, Prov
     }
 }
 
-fn proof_of(chain_id: String, genesis_hash: Hash, task: &TaskId, f: Found, anchor: Option<AnchorProof>) -> ResultProof {
+fn proof_of(
+    chain_id: String,
+    genesis_hash: Hash,
+    task: &TaskId,
+    f: Found,
+    anchor: Option<AnchorProof>,
+) -> ResultProof {
     ResultProof {
         format: PROOF_FORMAT.to_string(),
         chain_id,
@@ -296,15 +333,27 @@ pub fn verify(p: &ResultProof) -> Result<Verified, ProofError> {
     );
     let Some(a) = &p.anchor else {
         statement.push_str("; not anchored yet");
-        return Ok(Verified { anchored: false, statement });
+        return Ok(Verified {
+            anchored: false,
+            statement,
+        });
     };
     if a.path.leaf != p.block.results_root {
         return Err(ProofError::AnchorLeaf);
     }
     let in_range = a.from_height <= p.block.height && p.block.height <= a.height;
-    let expected_count = a.height.checked_sub(a.from_height).and_then(|d| d.checked_add(1));
-    if !in_range || a.path.slot != p.block.height - a.from_height || Some(a.path.leaf_count) != expected_count {
-        return Err(ProofError::AnchorPosition { from: a.from_height, to: a.height });
+    let expected_count = a
+        .height
+        .checked_sub(a.from_height)
+        .and_then(|d| d.checked_add(1));
+    if !in_range
+        || a.path.slot != p.block.height - a.from_height
+        || Some(a.path.leaf_count) != expected_count
+    {
+        return Err(ProofError::AnchorPosition {
+            from: a.from_height,
+            to: a.height,
+        });
     }
     if a.path.root() != Some(a.results_roots_root) {
         return Err(ProofError::AnchorPath);
@@ -316,7 +365,10 @@ pub fn verify(p: &ResultProof) -> Result<Verified, ProofError> {
         hex32(&a.results_roots_root),
         a.target
     ));
-    Ok(Verified { anchored: true, statement })
+    Ok(Verified {
+        anchored: true,
+        statement,
+    })
 }
 
 #[cfg(test)]
@@ -328,7 +380,11 @@ mod tests {
         small()
             .outcomes
             .iter()
-            .flat_map(|o| finalised(&o.end_events).into_iter().map(move |(t, _)| (o.height, t)))
+            .flat_map(|o| {
+                finalised(&o.end_events)
+                    .into_iter()
+                    .map(move |(t, _)| (o.height, t))
+            })
             .collect()
     }
 
@@ -339,15 +395,27 @@ mod tests {
     #[test]
     fn proofs_of_every_anchored_result_verify() {
         let s = small();
-        let last_anchor = s.outcomes.iter().filter_map(|o| o.anchor.as_ref()).map(|a| a.height).max().unwrap_or(0);
+        let last_anchor = s
+            .outcomes
+            .iter()
+            .filter_map(|o| o.anchor.as_ref())
+            .map(|a| a.height)
+            .max()
+            .unwrap_or(0);
         let tasks = finalised_tasks();
         assert!(tasks.len() > 3);
-        for (h, t) in tasks.iter().filter(|(h, _)| *h <= last_anchor).step_by(3).take(2) {
+        for (h, t) in tasks
+            .iter()
+            .filter(|(h, _)| *h <= last_anchor)
+            .step_by(3)
+            .take(2)
+        {
             let p = prove_bytes(s.bytes.clone(), t).expect("proves");
             assert_eq!(p.block.height, *h);
             let v = verify(&p).expect("valid");
             assert!(v.anchored);
-            let back: ResultProof = serde_json::from_str(&serde_json::to_string(&p).expect("json")).expect("parses");
+            let back: ResultProof =
+                serde_json::from_str(&serde_json::to_string(&p).expect("json")).expect("parses");
             assert_eq!(back, p);
         }
     }
@@ -373,7 +441,10 @@ mod tests {
         let mut a = anchor.clone();
         a.from_height += 1;
         bad.anchor = Some(a);
-        assert!(matches!(verify(&bad), Err(ProofError::AnchorPosition { .. })));
+        assert!(matches!(
+            verify(&bad),
+            Err(ProofError::AnchorPosition { .. })
+        ));
         let mut bad = p.clone();
         bad.format = "aivm-result-proof/9".into();
         assert!(matches!(verify(&bad), Err(ProofError::Format(_))));
@@ -385,10 +456,15 @@ mod tests {
         // Cut the log right after the block that finalises a result, before its anchor.
         let (h, t) = *finalised_tasks()
             .iter()
-            .find(|(h, _)| s.outcomes.get(*h as usize - 1).is_some_and(|o| o.anchor.is_none()))
+            .find(|(h, _)| {
+                s.outcomes
+                    .get(*h as usize - 1)
+                    .is_some_and(|o| o.anchor.is_none())
+            })
             .expect("a result finalised between anchors");
         let n = h as usize;
-        let bytes = crate::record::chain_to_bytes(&s.genesis, &s.blocks[..n], &s.outcomes[..n]).expect("writes");
+        let bytes = crate::record::chain_to_bytes(&s.genesis, &s.blocks[..n], &s.outcomes[..n])
+            .expect("writes");
         let p = prove_bytes(bytes, &t).expect("proves");
         assert!(p.anchor.is_none());
         assert!(!verify(&p).expect("valid").anchored);

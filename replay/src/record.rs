@@ -20,7 +20,11 @@ pub enum RecordError {
     #[error("{blocks} blocks but {outcomes} outcomes: every block needs the outcome the chain recorded for it")]
     CountMismatch { blocks: u64, outcomes: u64 },
     #[error("outcome #{index} is for height {outcome}, but its block has height {block}")]
-    HeightMismatch { index: u64, block: u64, outcome: u64 },
+    HeightMismatch {
+        index: u64,
+        block: u64,
+        outcome: u64,
+    },
     #[error("{path} already exists; remove it or choose another output path")]
     Exists { path: String },
 }

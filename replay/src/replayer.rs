@@ -133,9 +133,17 @@ pub enum OutcomeDifference {
     /// The log has a different number of receipts.
     ReceiptCount { expected: u64, computed: u64 },
     /// Block-end event number `index` differs (or is missing on one side).
-    EndEvent { index: u64, expected: String, computed: String },
+    EndEvent {
+        index: u64,
+        expected: String,
+        computed: String,
+    },
     /// Another field of the outcome (height, block id, roots, anchor).
-    Field { field: String, expected: String, computed: String },
+    Field {
+        field: String,
+        expected: String,
+        computed: String,
+    },
     /// Receipts and events all match; only the recorded roots differ.
     None,
     /// The frame carries no outcome, so only the roots could be compared.
@@ -500,7 +508,9 @@ pub fn verify_batch<T: Borrow<SignedTx>>(txs: &[T]) -> Vec<Result<VerifiedTx, Au
         verifier.queue(t.borrow().batch_item());
     }
     if verifier.verify(rand::rng()).is_ok() {
-        txs.iter().map(|t| Ok(t.borrow().assume_verified())).collect()
+        txs.iter()
+            .map(|t| Ok(t.borrow().assume_verified()))
+            .collect()
     } else {
         txs.iter().map(|t| t.borrow().verify()).collect()
     }
@@ -787,7 +797,10 @@ pub struct Step {
     pub outcome: BlockOutcome,
 }
 
-fn open_reader(path: &Path, accept_torn_tail: bool) -> Result<(LogReader<BoxRead>, u64), ReplayError> {
+fn open_reader(
+    path: &Path,
+    accept_torn_tail: bool,
+) -> Result<(LogReader<BoxRead>, u64), ReplayError> {
     let file = File::open(path).map_err(LogError::Io)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let opts = ReaderOptions {
@@ -798,7 +811,10 @@ fn open_reader(path: &Path, accept_torn_tail: bool) -> Result<(LogReader<BoxRead
     Ok((LogReader::new(reader, opts)?, len))
 }
 
-fn bytes_reader(bytes: Vec<u8>, accept_torn_tail: bool) -> Result<(LogReader<BoxRead>, u64), ReplayError> {
+fn bytes_reader(
+    bytes: Vec<u8>,
+    accept_torn_tail: bool,
+) -> Result<(LogReader<BoxRead>, u64), ReplayError> {
     let len = bytes.len() as u64;
     let opts = ReaderOptions {
         accept_torn_tail,
@@ -852,7 +868,11 @@ impl Session {
         Session::start(reader, len, opts)
     }
 
-    fn start(reader: LogReader<BoxRead>, len: u64, opts: &ReplayOptions) -> Result<Session, ReplayError> {
+    fn start(
+        reader: LogReader<BoxRead>,
+        len: u64,
+        opts: &ReplayOptions,
+    ) -> Result<Session, ReplayError> {
         let header = reader.header().clone();
         let (genesis, state) = genesis_of(&header)?;
         let threads = opts.effective_threads();
@@ -932,14 +952,16 @@ impl Session {
             }
             .into());
         }
-        let (next, outcome) = apply_verified_block(&self.state, &p.block, p.verdicts).map_err(|error| {
-            ReplayError::InvalidBlock {
-                height: p.height,
-                offset: p.offset,
-                error,
-            }
-        })?;
-        let roots_match = outcome.state_root == p.state_root && outcome.results_root == p.results_root;
+        let (next, outcome) =
+            apply_verified_block(&self.state, &p.block, p.verdicts).map_err(|error| {
+                ReplayError::InvalidBlock {
+                    height: p.height,
+                    offset: p.offset,
+                    error,
+                }
+            })?;
+        let roots_match =
+            outcome.state_root == p.state_root && outcome.results_root == p.results_root;
         let outcome_match = p.outcome.is_empty() || encode(&outcome) == p.outcome;
         if !roots_match || !outcome_match {
             return Err(ReplayError::Divergence(Box::new(Divergence {
@@ -963,7 +985,7 @@ impl Session {
         self.bytes = p.end;
         self.tally.add(&outcome);
         self.progress.set_position(p.end);
-        if p.height % 256 == 0 {
+        if p.height.is_multiple_of(256) {
             self.progress.set_message(format!("height {}", p.height));
         }
         Ok(Step {
@@ -1053,10 +1075,18 @@ pub fn first_difference(stored: &[u8], computed: &BlockOutcome) -> OutcomeDiffer
         computed: b,
     };
     if expected.height != computed.height {
-        return field("height", expected.height.to_string(), computed.height.to_string());
+        return field(
+            "height",
+            expected.height.to_string(),
+            computed.height.to_string(),
+        );
     }
     if expected.block_id != computed.block_id {
-        return field("block id", hex32(&expected.block_id), hex32(&computed.block_id));
+        return field(
+            "block id",
+            hex32(&expected.block_id),
+            hex32(&computed.block_id),
+        );
     }
     for (i, (e, c)) in expected.receipts.iter().zip(&computed.receipts).enumerate() {
         let receipt = |f: String, a: String, b: String| OutcomeDifference::Receipt {
@@ -1070,14 +1100,22 @@ pub fn first_difference(stored: &[u8], computed: &BlockOutcome) -> OutcomeDiffer
             return receipt("tx".into(), hex32(&e.tx), hex32(&c.tx));
         }
         if e.status != c.status {
-            return receipt("status".into(), format!("{:?}", e.status), format!("{:?}", c.status));
+            return receipt(
+                "status".into(),
+                format!("{:?}", e.status),
+                format!("{:?}", c.status),
+            );
         }
         if e.fee != c.fee {
             return receipt("fee".into(), e.fee.to_string(), c.fee.to_string());
         }
         let n = e.events.len().max(c.events.len());
         if let Some(j) = (0..n).find(|&j| e.events.get(j) != c.events.get(j)) {
-            return receipt(format!("event #{j}"), show(e.events.get(j)), show(c.events.get(j)));
+            return receipt(
+                format!("event #{j}"),
+                show(e.events.get(j)),
+                show(c.events.get(j)),
+            );
         }
     }
     if expected.receipts.len() != computed.receipts.len() {
@@ -1095,13 +1133,25 @@ pub fn first_difference(stored: &[u8], computed: &BlockOutcome) -> OutcomeDiffer
         };
     }
     if expected.state_root != computed.state_root {
-        return field("state root", hex32(&expected.state_root), hex32(&computed.state_root));
+        return field(
+            "state root",
+            hex32(&expected.state_root),
+            hex32(&computed.state_root),
+        );
     }
     if expected.results_root != computed.results_root {
-        return field("results root", hex32(&expected.results_root), hex32(&computed.results_root));
+        return field(
+            "results root",
+            hex32(&expected.results_root),
+            hex32(&computed.results_root),
+        );
     }
     if expected.anchor != computed.anchor {
-        return field("anchor", show(expected.anchor.as_ref()), show(computed.anchor.as_ref()));
+        return field(
+            "anchor",
+            show(expected.anchor.as_ref()),
+            show(computed.anchor.as_ref()),
+        );
     }
     OutcomeDifference::None
 }
@@ -1203,10 +1253,19 @@ mod tests {
         assert_eq!(r.roots_verified, r.blocks);
         assert_eq!(r.outcomes_verified, r.blocks);
         assert!(r.reference_root_checked);
-        assert_eq!(r.state_root, s.outcomes.last().map(|o| o.state_root).unwrap_or_default());
+        assert_eq!(
+            r.state_root,
+            s.outcomes.last().map(|o| o.state_root).unwrap_or_default()
+        );
         let t = &r.tally;
-        assert!(t.receipts.rejected >= 2, "a forged signature and a replayed nonce: {t:?}");
-        assert!(t.tasks_finalized > 0 && t.deadlines_missed > 0 && t.disputes_resolved > 0, "{t:?}");
+        assert!(
+            t.receipts.rejected >= 2,
+            "a forged signature and a replayed nonce: {t:?}"
+        );
+        assert!(
+            t.tasks_finalized > 0 && t.deadlines_missed > 0 && t.disputes_resolved > 0,
+            "{t:?}"
+        );
         assert!(t.anchors > 0 && t.slashed > 0 && t.minted > 0, "{t:?}");
     }
 
@@ -1230,13 +1289,23 @@ mod tests {
     #[test]
     fn batch_verdicts_match_single_verification_and_name_the_bad_signature() {
         let s = small();
-        let mut txs: Vec<SignedTx> = s.blocks.iter().flat_map(|b| b.txs.clone()).take(70).collect();
+        let mut txs: Vec<SignedTx> = s
+            .blocks
+            .iter()
+            .flat_map(|b| b.txs.clone())
+            .take(70)
+            .collect();
         txs[5].signature.0[0] ^= 1;
         txs[66].signer.0[3] ^= 0x40;
         let batched = verify_sequential(&txs);
         let single: Vec<_> = txs.iter().map(|t| t.verify()).collect();
         assert_eq!(batched, single);
-        let bad: Vec<usize> = batched.iter().enumerate().filter(|(_, v)| v.is_err()).map(|(i, _)| i).collect();
+        let bad: Vec<usize> = batched
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_err())
+            .map(|(i, _)| i)
+            .collect();
         assert!(bad.contains(&5) && bad.contains(&66), "{bad:?}");
     }
 
@@ -1250,17 +1319,25 @@ mod tests {
             .find(|(_, b)| b.txs.iter().any(|t| t.verify().is_err()))
             .expect("the demo forges a signature");
         let state = {
-            let mut sess = Session::from_bytes(s.bytes.clone(), &ReplayOptions { stop_at: Some(i as u64), ..opts(1) }).expect("opens");
+            let mut sess = Session::from_bytes(
+                s.bytes.clone(),
+                &ReplayOptions {
+                    stop_at: Some(i as u64),
+                    ..opts(1)
+                },
+            )
+            .expect("opens");
             sess.run_to_end().expect("replays");
             sess.state().clone()
         };
         let (_, expected) = apply_block(&state, block).expect("applies");
-        let (_, got) = apply_verified_block(&state, block, verify_sequential(&block.txs)).expect("applies");
+        let (_, got) =
+            apply_verified_block(&state, block, verify_sequential(&block.txs)).expect("applies");
         assert_eq!(expected, got);
-        assert!(got
-            .receipts
-            .iter()
-            .any(|r| matches!(r.status, TxStatus::Rejected(CheckError::Auth(AuthError::BadSignature)))));
+        assert!(got.receipts.iter().any(|r| matches!(
+            r.status,
+            TxStatus::Rejected(CheckError::Auth(AuthError::BadSignature))
+        )));
     }
 
     #[test]
@@ -1273,20 +1350,29 @@ mod tests {
         });
         let err = replay(&bytes, 1).expect_err("diverges");
         assert_eq!(err.exit_code(), 1);
-        let ReplayError::Divergence(d) = &err else { panic!("{err}") };
+        let ReplayError::Divergence(d) = &err else {
+            panic!("{err}")
+        };
         assert_eq!(d.height, 9);
         assert_ne!(d.expected_state_root, d.computed_state_root);
         assert_eq!(d.expected_results_root, d.computed_results_root);
         assert_eq!(d.first_difference, OutcomeDifference::None);
         let text = err.to_string();
-        assert!(text.contains("height 9") && text.contains(&hex32(&d.expected_state_root)), "{text}");
+        assert!(
+            text.contains("height 9") && text.contains(&hex32(&d.expected_state_root)),
+            "{text}"
+        );
         assert!(text.contains(&hex32(&d.computed_state_root)), "{text}");
     }
 
     #[test]
     fn a_changed_receipt_names_the_first_differing_tx() {
         let s = small();
-        let target = s.outcomes.iter().find(|o| o.receipts.len() > 2).expect("a busy block");
+        let target = s
+            .outcomes
+            .iter()
+            .find(|o| o.receipts.len() > 2)
+            .expect("a busy block");
         let h = target.height;
         let bytes = relog(|f| {
             if f.height == h {
@@ -1297,11 +1383,15 @@ mod tests {
             true
         });
         let err = replay(&bytes, 2).expect_err("diverges");
-        let ReplayError::Divergence(d) = &err else { panic!("{err}") };
+        let ReplayError::Divergence(d) = &err else {
+            panic!("{err}")
+        };
         assert_eq!(d.height, h);
         assert_eq!(d.expected_state_root, d.computed_state_root);
         match &d.first_difference {
-            OutcomeDifference::Receipt { index, field, .. } => assert_eq!((*index, field.as_str()), (1, "fee")),
+            OutcomeDifference::Receipt { index, field, .. } => {
+                assert_eq!((*index, field.as_str()), (1, "fee"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -1311,14 +1401,25 @@ mod tests {
         // Drop block 7 and renumber: framing stays valid, the parent link does not.
         let bytes = relog(|f| f.height != 7);
         let err = replay(&bytes, 2).expect_err("refused");
-        assert!(matches!(err, ReplayError::Log(LogError::ParentMismatch { height: 7, .. })), "{err}");
+        assert!(
+            matches!(
+                err,
+                ReplayError::Log(LogError::ParentMismatch { height: 7, .. })
+            ),
+            "{err}"
+        );
         assert_eq!(err.exit_code(), 3);
     }
 
     #[test]
     fn a_block_whose_txs_do_not_match_its_header_is_invalid() {
         let s = small();
-        let h = s.blocks.iter().find(|b| b.txs.len() > 1).map(|b| b.header.height).expect("busy");
+        let h = s
+            .blocks
+            .iter()
+            .find(|b| b.txs.len() > 1)
+            .map(|b| b.header.height)
+            .expect("busy");
         let bytes = relog(|f| {
             if f.height == h {
                 let mut b: Block = decode(&f.block).expect("decodes");
@@ -1328,7 +1429,16 @@ mod tests {
             true
         });
         let err = replay(&bytes, 1).expect_err("refused");
-        assert!(matches!(err, ReplayError::InvalidBlock { error: BlockError::TxRootMismatch, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ReplayError::InvalidBlock {
+                    error: BlockError::TxRootMismatch,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.exit_code(), 1);
     }
 
@@ -1337,15 +1447,24 @@ mod tests {
         let s = small();
         let cut = &s.bytes[..s.bytes.len() - 5];
         let err = replay(cut, 2).expect_err("torn");
-        assert!(matches!(err, ReplayError::Log(LogError::TruncatedFrame { .. })), "{err}");
-        let ok = Replayer::new(ReplayOptions { accept_torn_tail: true, ..opts(2) })
-            .replay_bytes(cut.to_vec())
-            .expect("accepted");
+        assert!(
+            matches!(err, ReplayError::Log(LogError::TruncatedFrame { .. })),
+            "{err}"
+        );
+        let ok = Replayer::new(ReplayOptions {
+            accept_torn_tail: true,
+            ..opts(2)
+        })
+        .replay_bytes(cut.to_vec())
+        .expect("accepted");
         assert_eq!(ok.blocks, s.blocks.len() as u64 - 1);
         assert!(ok.torn_tail.is_some());
-        let stopped = Replayer::new(ReplayOptions { stop_at: Some(10), ..opts(2) })
-            .replay_bytes(s.bytes.clone())
-            .expect("stops");
+        let stopped = Replayer::new(ReplayOptions {
+            stop_at: Some(10),
+            ..opts(2)
+        })
+        .replay_bytes(s.bytes.clone())
+        .expect("stops");
         assert_eq!((stopped.last_height, stopped.stopped_at), (10, Some(10)));
     }
 
@@ -1357,15 +1476,33 @@ mod tests {
         bytes[at] ^= 0x10;
         let err = replay(&bytes, 2).expect_err("refused");
         assert_eq!(err.exit_code(), 3);
-        assert!(matches!(err, ReplayError::Log(LogError::ChecksumMismatch { .. } | LogError::FrameHeadCorrupt { .. })), "{err}");
+        assert!(
+            matches!(
+                err,
+                ReplayError::Log(
+                    LogError::ChecksumMismatch { .. } | LogError::FrameHeadCorrupt { .. }
+                )
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn verify_only_counts_every_signature() {
         let s = small();
         let total: usize = s.blocks.iter().map(|b| b.txs.len()).sum();
-        let bad: usize = s.blocks.iter().flat_map(|b| &b.txs).filter(|t| t.verify().is_err()).count();
-        let v = Replayer::new(opts(3)).verify_only_bytes(s.bytes.clone()).expect("verifies");
-        assert_eq!((v.txs, v.bad_signatures, v.blocks), (total as u64, bad as u64, s.blocks.len() as u64));
+        let bad: usize = s
+            .blocks
+            .iter()
+            .flat_map(|b| &b.txs)
+            .filter(|t| t.verify().is_err())
+            .count();
+        let v = Replayer::new(opts(3))
+            .verify_only_bytes(s.bytes.clone())
+            .expect("verifies");
+        assert_eq!(
+            (v.txs, v.bad_signatures, v.blocks),
+            (total as u64, bad as u64, s.blocks.len() as u64)
+        );
     }
 }

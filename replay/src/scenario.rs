@@ -8,6 +8,7 @@
 //! events, roots and the result of every expectation; [`compile`] and
 //! [`write_log`] turn a scenario into a block log (`docs/LOG-FORMAT.md`).
 
+mod checks;
 mod exec;
 mod json;
 mod parse;
@@ -248,3 +249,6 @@ fn write_frames(
     w.finish()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

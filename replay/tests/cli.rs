@@ -29,17 +29,34 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("aivm-cli-{}", std::process::id()));
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("aivm-cli-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         let chain = generate(&DemoOptions::small()).expect("small demo");
         let bytes = chain_to_bytes(&chain.genesis, &chain.blocks, &chain.outcomes).expect("log");
         let log = dir.join("small.aivmlog");
         std::fs::write(&log, &bytes).expect("write");
-        let fork_chain = generate(&DemoOptions { seed: 5, blocks: 10, ..DemoOptions::small() }).expect("fork");
+        let fork_chain = generate(&DemoOptions {
+            seed: 5,
+            blocks: 10,
+            ..DemoOptions::small()
+        })
+        .expect("fork");
         let fork = dir.join("fork.aivmlog");
-        let fork_bytes = chain_to_bytes(&fork_chain.genesis, &fork_chain.blocks, &fork_chain.outcomes).expect("log");
+        let fork_bytes = chain_to_bytes(
+            &fork_chain.genesis,
+            &fork_chain.blocks,
+            &fork_chain.outcomes,
+        )
+        .expect("log");
         std::fs::write(&fork, fork_bytes).expect("write");
-        let last_anchor = chain.outcomes.iter().filter_map(|o| o.anchor.as_ref()).map(|a| a.height).max().unwrap_or(0);
+        let last_anchor = chain
+            .outcomes
+            .iter()
+            .filter_map(|o| o.anchor.as_ref())
+            .map(|a| a.height)
+            .max()
+            .unwrap_or(0);
         let anchored_task = chain
             .outcomes
             .iter()
@@ -79,7 +96,8 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -111,12 +129,30 @@ fn demo_runs_and_points_to_the_next_steps() {
     let out = fixture().dir.join("demo.aivmlog");
     let _ = std::fs::remove_file(&out);
     let r = aivm(&[
-        "demo", "--short-windows", "--blocks", "12", "--providers", "4", "--clients", "2", "--transfers", "1", "-o",
+        "demo",
+        "--short-windows",
+        "--blocks",
+        "12",
+        "--providers",
+        "4",
+        "--clients",
+        "2",
+        "--transfers",
+        "1",
+        "-o",
         p(&out),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("every recorded root confirmed"), "{}", r.stdout);
-    assert!(r.stdout.contains("next:") && r.stdout.contains("aivm inspect"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("every recorded root confirmed"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("next:") && r.stdout.contains("aivm inspect"),
+        "{}",
+        r.stdout
+    );
     // It refuses to overwrite its output.
     let again = aivm(&["demo", "--blocks", "2", "-o", p(&out)]);
     assert_eq!(again.code, 2, "{}", again.stderr);
@@ -128,15 +164,29 @@ fn replay_confirms_every_root_with_any_thread_count() {
     let f = fixture();
     let text = aivm(&["replay", p(&f.log)]);
     assert_eq!(text.code, 0, "{}", text.stderr);
-    assert!(text.stdout.contains("every recorded root confirmed"), "{}", text.stdout);
-    assert!(text.stdout.contains("confirmed by a full rebuild"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("every recorded root confirmed"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("confirmed by a full rebuild"),
+        "{}",
+        text.stdout
+    );
     let one = aivm(&["replay", p(&f.log), "--json", "--threads", "1"]).json();
     let many = aivm(&["replay", p(&f.log), "--json", "--threads", "3"]).json();
     assert_eq!(one["ok"], Value::Bool(true));
     assert_eq!(one["summary"]["blocks"], Value::from(f.blocks));
     assert_eq!(one["summary"]["state_root"], many["summary"]["state_root"]);
     assert_eq!(one["summary"]["tally"], many["summary"]["tally"]);
-    assert_eq!((one["summary"]["threads"].as_u64(), many["summary"]["threads"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(
+        (
+            one["summary"]["threads"].as_u64(),
+            many["summary"]["threads"].as_u64()
+        ),
+        (Some(1), Some(3))
+    );
 }
 
 #[test]
@@ -149,12 +199,20 @@ fn damaged_logs_are_refused_with_exit_code_3() {
     let r = aivm(&["replay", p(&scratch("flipped.aivmlog", &flipped)), "--json"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(r.json()["error"]["kind"], "checksum_mismatch");
-    assert!(r.stderr.contains("checksum mismatch") && r.stderr.contains("hint:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("checksum mismatch") && r.stderr.contains("hint:"),
+        "{}",
+        r.stderr
+    );
 
     let truncated = scratch("truncated.aivmlog", &f.bytes[..f.bytes.len() - 9]);
     let r = aivm(&["replay", p(&truncated)]);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("truncated frame") && r.stderr.contains("--accept-torn-tail"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("truncated frame") && r.stderr.contains("--accept-torn-tail"),
+        "{}",
+        r.stderr
+    );
     let r = aivm(&["replay", p(&truncated), "--accept-torn-tail"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("torn last frame"), "{}", r.stdout);
@@ -165,7 +223,10 @@ fn damaged_logs_are_refused_with_exit_code_3() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("out of order"), "{}", r.stderr);
 
-    let r = aivm(&["replay", p(&scratch("not-a-log.aivmlog", b"hello world, not a log"))]);
+    let r = aivm(&[
+        "replay",
+        p(&scratch("not-a-log.aivmlog", b"hello world, not a log")),
+    ]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("not an aivm log"), "{}", r.stderr);
 
@@ -175,8 +236,13 @@ fn damaged_logs_are_refused_with_exit_code_3() {
 
 /// The small log re-written with valid checksums, its state root at `height` changed.
 fn with_wrong_root(height: u64) -> Vec<u8> {
-    let chain = generate(&DemoOptions { blocks: height + 2, ..DemoOptions::small() }).expect("builds");
-    let mut w = LogWriter::new(Vec::new(), &log_header(&chain.genesis), SyncPolicy::Never).expect("header");
+    let chain = generate(&DemoOptions {
+        blocks: height + 2,
+        ..DemoOptions::small()
+    })
+    .expect("builds");
+    let mut w =
+        LogWriter::new(Vec::new(), &log_header(&chain.genesis), SyncPolicy::Never).expect("header");
     for (b, o) in chain.blocks.iter().zip(&chain.outcomes) {
         let mut root = o.state_root;
         if b.header.height == height {
@@ -200,33 +266,67 @@ fn a_wrong_recorded_root_is_a_divergence_with_exit_code_1() {
     let r = aivm(&["replay", p(&path)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("divergence at height 6"), "{}", r.stderr);
-    assert!(r.stderr.contains("state root:") && r.stderr.contains("DIFFER"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("state root:") && r.stderr.contains("DIFFER"),
+        "{}",
+        r.stderr
+    );
     let j = aivm(&["replay", p(&path), "--json", "--threads", "1"]).json();
     let d = &j["error"]["divergence"];
     assert_eq!(j["error"]["kind"], "divergence");
     assert_eq!(d["height"], 6);
     assert_ne!(d["expected_state_root"], d["computed_state_root"]);
-    assert!(r.stderr.contains(d["expected_state_root"].as_str().unwrap_or("?")), "{}", r.stderr);
-    assert!(r.stderr.contains(d["computed_state_root"].as_str().unwrap_or("?")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(d["expected_state_root"].as_str().unwrap_or("?")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(d["computed_state_root"].as_str().unwrap_or("?")),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn state_prints_entities_as_json() {
     let f = fixture();
     let log = p(&f.log);
-    let r = aivm(&["state", log, "--at", "20", "--account", "client-1", "--json"]);
+    let r = aivm(&[
+        "state",
+        log,
+        "--at",
+        "20",
+        "--account",
+        "client-1",
+        "--json",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j = r.json();
-    assert_eq!((j["height"].as_u64(), j["exists"].as_bool()), (Some(20), Some(true)));
+    assert_eq!(
+        (j["height"].as_u64(), j["exists"].as_bool()),
+        (Some(20), Some(true))
+    );
     assert!(j["account"]["balance"].is_string());
 
-    let r = aivm(&["state", log, "--at", &f.blocks.to_string(), "--task", &f.anchored_task]);
+    let r = aivm(&[
+        "state",
+        log,
+        "--at",
+        &f.blocks.to_string(),
+        "--task",
+        &f.anchored_task,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["task"]["status"], "Completed");
 
     let summary = aivm(&["state", log, "--at", "0"]).json();
     assert_eq!(summary["height"], 0);
-    assert!(summary["state_root"].as_str().is_some_and(|s| s.len() == 64));
+    assert!(summary["state_root"]
+        .as_str()
+        .is_some_and(|s| s.len() == 64));
 
     let r = aivm(&["state", log, "--at", "5", "--task", &"ab".repeat(32)]);
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -244,13 +344,25 @@ fn inspect_shows_the_header_the_blocks_and_one_block() {
     let log = p(&f.log);
     let r = aivm(&["inspect", log]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("chain aivm-demo") && r.stdout.contains(&format!("{} blocks", f.blocks)), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("chain aivm-demo") && r.stdout.contains(&format!("{} blocks", f.blocks)),
+        "{}",
+        r.stdout
+    );
     let j = aivm(&["inspect", log, "--json"]).json();
     assert_eq!(j["rows"].as_array().map(Vec::len), Some(f.blocks as usize));
-    assert!(j["rows"].as_array().into_iter().flatten().any(|r| !r["anchor"].is_null()));
+    assert!(j["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| !r["anchor"].is_null()));
     let r = aivm(&["inspect", log, "--height", "13"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("rejected: signature does not verify"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("rejected: signature does not verify"),
+        "{}",
+        r.stdout
+    );
     let b = aivm(&["inspect", log, "--height", "13", "--json"]).json();
     assert_eq!(b["height"], 13);
     let r = aivm(&["inspect", log, "--height", "999"]);
@@ -265,7 +377,11 @@ fn diff_finds_the_first_divergent_block() {
     assert!(same.stdout.starts_with("identical"), "{}", same.stdout);
     let r = aivm(&["diff", p(&f.log), p(&f.fork)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stdout.contains("diverge at height 1") && r.stdout.contains("state entries differ"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("diverge at height 1") && r.stdout.contains("state entries differ"),
+        "{}",
+        r.stdout
+    );
     let j = aivm(&["diff", p(&f.log), p(&f.fork), "--json"]).json();
     assert_eq!(j["divergence"]["height"], 1);
     assert!(j["entries_total"].as_u64().is_some_and(|n| n > 0));
@@ -275,15 +391,28 @@ fn diff_finds_the_first_divergent_block() {
 fn prove_and_verify_proof_round_trip() {
     let f = fixture();
     let proof = f.dir.join("proof.json");
-    let r = aivm(&["prove", p(&f.log), "--task", &f.anchored_task, "-o", p(&proof)]);
+    let r = aivm(&[
+        "prove",
+        p(&f.log),
+        "--task",
+        &f.anchored_task,
+        "-o",
+        p(&proof),
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let ok = aivm(&["verify-proof", p(&proof)]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert!(ok.stdout.starts_with("valid:") && ok.stdout.contains("anchor"), "{}", ok.stdout);
+    assert!(
+        ok.stdout.starts_with("valid:") && ok.stdout.contains("anchor"),
+        "{}",
+        ok.stdout
+    );
 
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&proof).expect("read")).expect("json");
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).expect("read")).expect("json");
     let out = v["output_hash"].as_str().expect("hex").to_string();
-    let flipped = if out.starts_with('0') { format!("1{}", &out[1..]) } else { format!("0{}", &out[1..]) };
+    let first = if out.starts_with('0') { '1' } else { '0' };
+    let flipped = format!("{first}{}", out.get(1..).unwrap_or_default());
     v["output_hash"] = Value::String(flipped);
     let bad = scratch("bad-proof.json", v.to_string().as_bytes());
     let r = aivm(&["verify-proof", p(&bad)]);
@@ -302,7 +431,16 @@ fn usage_errors_exit_with_code_2() {
         &[][..],
         &["frobnicate"][..],
         &["state", "x.aivmlog"][..],
-        &["state", "x.aivmlog", "--at", "1", "--task", "aa", "--account", "bob"][..],
+        &[
+            "state",
+            "x.aivmlog",
+            "--at",
+            "1",
+            "--task",
+            "aa",
+            "--account",
+            "bob",
+        ][..],
         &["replay", "x.aivmlog", "--threads", "many"][..],
     ] {
         let r = aivm(args);
@@ -330,7 +468,11 @@ fn scenario_run_and_compile() {
     let failing = scratch("failing.json", SCENARIO.replace("BOB", "999").as_bytes());
     let r = aivm(&["scenario", "run", p(&failing)]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let r = aivm(&["scenario", "run", p(&scratch("broken.json", b"{\"blocks\": 3}"))]);
+    let r = aivm(&[
+        "scenario",
+        "run",
+        p(&scratch("broken.json", b"{\"blocks\": 3}")),
+    ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     let log = fixture().dir.join("scenario.aivmlog");
     let r = aivm(&["scenario", "compile", p(&good), "-o", p(&log)]);

@@ -77,7 +77,9 @@ pub fn genesis() -> Genesis {
         unbond_cooldown_blocks: 20,
         ..Config::default()
     };
-    let mut balances: Vec<(Address, u128)> = (0..PROVIDERS).map(|i| (Chain::addr(&prov(i)), 10 * E18)).collect();
+    let mut balances: Vec<(Address, u128)> = (0..PROVIDERS)
+        .map(|i| (Chain::addr(&prov(i)), 10 * E18))
+        .collect();
     balances.extend((0..CLIENTS).map(|i| (Chain::addr(&client(i)), 100 * E18)));
     balances.push((Chain::addr("watcher"), 100 * E18));
     Genesis {
@@ -115,7 +117,8 @@ pub fn build() -> Result<(Genesis, Vec<Block>, Vec<BlockOutcome>), String> {
             attestation: None,
         };
         first.push(g.chain.tx(&prov(i), reg));
-        g.owners.insert(ProviderId::derive(&Chain::addr(&prov(i)), 0), i);
+        g.owners
+            .insert(ProviderId::derive(&Chain::addr(&prov(i)), 0), i);
     }
     g.step(first)?;
     while g.chain.state.height() < BLOCKS {
@@ -148,13 +151,16 @@ impl Gen {
             }
         }
         if h <= BLOCKS - 20 {
-            let count = if h % 5 == 0 { 2 } else { 1 };
+            let count = if h.is_multiple_of(5) { 2 } else { 1 };
             for k in 0..count {
                 let c = ((h * 2 + k) % CLIENTS as u64) as usize;
                 let submit = Action::SubmitTask {
                     model: MODELS[((h + k) % 3) as usize].to_string(),
                     task_type: TaskType::Inference,
-                    input_hash: blake3::derive_key("aivm fixture input", &(h * 2 + k).to_le_bytes()),
+                    input_hash: blake3::derive_key(
+                        "aivm fixture input",
+                        &(h * 2 + k).to_le_bytes(),
+                    ),
                     inline_input: format!("prompt {h}.{k}").into_bytes(),
                     fee: 10_000_000 + u128::from(h),
                     redundancy: None,
@@ -168,11 +174,13 @@ impl Gen {
 
     fn post_result(&mut self, t: &Task, txs: &mut Vec<SignedTx>) {
         let Some(pid) = t.provider else { return };
-        let Some(&i) = self.owners.get(&pid) else { return };
+        let Some(&i) = self.owners.get(&pid) else {
+            return;
+        };
         if i == LAZY || t.result.is_some() {
             return;
         }
-        let output_hash = if i == CHEATER && self.cheats % 3 == 0 {
+        let output_hash = if i == CHEATER && self.cheats.is_multiple_of(3) {
             wrong_output(&t.id)
         } else {
             right_output(&t.id)
@@ -197,13 +205,18 @@ impl Gen {
         }
         let w = Chain::addr("watcher");
         let claim = claim_commitment(&t.id, &w, &right_output(&t.id), &salt(&t.id, &w.0));
-        txs.push(self.chain.tx("watcher", Action::Challenge { task: t.id, claim }));
+        txs.push(
+            self.chain
+                .tx("watcher", Action::Challenge { task: t.id, claim }),
+        );
     }
 
     fn dispute_moves(&mut self, t: &Task, h: u64, txs: &mut Vec<SignedTx>) {
         let right = right_output(&t.id);
         for m in &t.referees {
-            let Some(owner) = self.owner_name(&m.provider) else { continue };
+            let Some(owner) = self.owner_name(&m.provider) else {
+                continue;
+            };
             let s = salt(&t.id, &m.provider.0);
             if m.commitment.is_none() && h <= t.commit_end {
                 let commitment = output_commitment(&t.id, &m.provider, &right, &s);
@@ -213,7 +226,11 @@ impl Gen {
                     commitment,
                 };
                 txs.push(self.chain.tx(&owner, a));
-            } else if m.commitment.is_some() && m.revealed.is_none() && h > t.commit_end && h <= t.reveal_end {
+            } else if m.commitment.is_some()
+                && m.revealed.is_none()
+                && h > t.commit_end
+                && h <= t.reveal_end
+            {
                 let a = Action::RevealOutput {
                     task: t.id,
                     provider: m.provider,
@@ -223,7 +240,10 @@ impl Gen {
                 txs.push(self.chain.tx(&owner, a));
             }
         }
-        let unopened = t.challenge.as_ref().is_some_and(|c| c.revealed_claim.is_none());
+        let unopened = t
+            .challenge
+            .as_ref()
+            .is_some_and(|c| c.revealed_claim.is_none());
         if unopened && h > t.commit_end && h <= t.reveal_end {
             let w = Chain::addr("watcher");
             let a = Action::RevealClaim {
@@ -236,23 +256,40 @@ impl Gen {
     }
 
     fn housekeeping(&mut self, h: u64, txs: &mut Vec<SignedTx>) {
-        let providers: Vec<(ProviderId, usize)> = self.owners.iter().map(|(p, i)| (*p, *i)).collect();
-        if h % 40 == 0 {
+        let providers: Vec<(ProviderId, usize)> =
+            self.owners.iter().map(|(p, i)| (*p, *i)).collect();
+        if h.is_multiple_of(40) {
             for (pid, i) in &providers {
-                let pending = self.chain.state.provider(pid).map_or(0, |p| p.stats.pending_rewards);
+                let pending = self
+                    .chain
+                    .state
+                    .provider(pid)
+                    .map_or(0, |p| p.stats.pending_rewards);
                 if pending > 0 {
-                    txs.push(self.chain.tx(&prov(*i), Action::ClaimRewards { provider: *pid }));
+                    txs.push(
+                        self.chain
+                            .tx(&prov(*i), Action::ClaimRewards { provider: *pid }),
+                    );
                 }
             }
         }
         if h == 60 {
             let pid = ProviderId::derive(&Chain::addr(&prov(1)), 0);
-            txs.push(self.chain.tx(&prov(1), Action::TopUpBond { provider: pid, amount: E18 }));
+            txs.push(self.chain.tx(
+                &prov(1),
+                Action::TopUpBond {
+                    provider: pid,
+                    amount: E18,
+                },
+            ));
         }
         if h % 50 == 25 {
             // Not the owner: charged, refused (Failed).
             let (pid, _) = providers[0];
-            txs.push(self.chain.tx("watcher", Action::ClaimRewards { provider: pid }));
+            txs.push(
+                self.chain
+                    .tx("watcher", Action::ClaimRewards { provider: pid }),
+            );
         }
         if h % 50 == 30 {
             // A replayed nonce: not chargeable (Rejected).
@@ -268,16 +305,28 @@ impl Gen {
         }
         if h == 100 {
             let to = Chain::addr(&client(1));
-            txs.push(self.chain.tx(&client(0), Action::Transfer { to, amount: 3 * E18 }));
+            txs.push(self.chain.tx(
+                &client(0),
+                Action::Transfer {
+                    to,
+                    amount: 3 * E18,
+                },
+            ));
         }
         let unbonder = ProviderId::derive(&Chain::addr(&prov(UNBONDER)), 0);
         if h == 120 {
-            txs.push(self.chain.tx(&prov(UNBONDER), Action::Unbond { provider: unbonder }));
+            txs.push(
+                self.chain
+                    .tx(&prov(UNBONDER), Action::Unbond { provider: unbonder }),
+            );
         }
         if let Some(p) = self.chain.state.provider(&unbonder) {
             if let ProviderStatus::Unbonding { until_height } = p.status {
                 if h >= until_height && p.open_tasks == 0 && p.locked == 0 {
-                    txs.push(self.chain.tx(&prov(UNBONDER), Action::WithdrawBond { provider: unbonder }));
+                    txs.push(
+                        self.chain
+                            .tx(&prov(UNBONDER), Action::WithdrawBond { provider: unbonder }),
+                    );
                 }
             }
         }

@@ -19,7 +19,9 @@ use aivm_core::commit::tree::{leaf_hash, reference_root};
 use aivm_core::encoding::{decode, encode};
 use aivm_core::types::{hex, Hash};
 use aivm_core::{apply_block, Block, BlockOutcome, Event, Genesis, State};
-use aivm_replay::log::{read_all, LogError, LogFrame, ReaderOptions, FRAME_CHECKSUM_LEN, FRAME_HEAD_LEN, MIN_BODY_LEN};
+use aivm_replay::log::{
+    read_all, LogError, LogFrame, ReaderOptions, FRAME_CHECKSUM_LEN, FRAME_HEAD_LEN, MIN_BODY_LEN,
+};
 use serde::{Deserialize, Serialize};
 
 /// The expected roots of one golden log.
@@ -53,7 +55,9 @@ pub fn reference_results_root(outcome: &BlockOutcome) -> Hash {
         .end_events
         .iter()
         .filter_map(|e| match e {
-            Event::TaskFinalized { task, output_hash, .. } => Some(leaf_hash(&task.0, output_hash)),
+            Event::TaskFinalized {
+                task, output_hash, ..
+            } => Some(leaf_hash(&task.0, output_hash)),
             _ => None,
         })
         .collect();
@@ -61,11 +65,17 @@ pub fn reference_results_root(outcome: &BlockOutcome) -> Hash {
 }
 
 /// Replays `blocks` from `genesis` and computes the reference roots of every block.
-pub fn reference_roots(fixture: &str, source: &str, genesis: &Genesis, blocks: &[Block]) -> Result<RootsFile, String> {
+pub fn reference_roots(
+    fixture: &str,
+    source: &str,
+    genesis: &Genesis,
+    blocks: &[Block],
+) -> Result<RootsFile, String> {
     let mut state = State::genesis(genesis).map_err(|e| format!("genesis: {e}"))?;
     let mut out = Vec::with_capacity(blocks.len());
     for b in blocks {
-        let (next, outcome) = apply_block(&state, b).map_err(|e| format!("block {}: {e}", b.header.height))?;
+        let (next, outcome) =
+            apply_block(&state, b).map_err(|e| format!("block {}: {e}", b.header.height))?;
         out.push(RootsEntry {
             height: b.header.height,
             state_root: hex(&next.reference_state_root()),
@@ -94,7 +104,8 @@ pub fn write_golden(
 ) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let log = dir.join(format!("{name}.aivmlog"));
-    aivm_replay::scenario::write_log(&log, genesis, blocks, outcomes).map_err(|e| format!("{}: {e}", log.display()))?;
+    aivm_replay::scenario::write_log(&log, genesis, blocks, outcomes)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
     let roots = reference_roots(name, source, genesis, blocks)?;
     let mut json = serde_json::to_string_pretty(&roots).map_err(|e| e.to_string())?;
     json.push('\n');
@@ -106,8 +117,10 @@ pub fn write_golden(
 /// every block's computed roots with the log's and with `roots`. Returns the
 /// number of blocks, or what differed first (with the height).
 pub fn check_log(bytes: &[u8], roots: &RootsFile) -> Result<u64, String> {
-    let (header, frames) = read_all(bytes, ReaderOptions::default()).map_err(|e| format!("log refused: {e}"))?;
-    let genesis: Genesis = decode(&header.genesis).map_err(|e| format!("header genesis does not decode: {e}"))?;
+    let (header, frames) =
+        read_all(bytes, ReaderOptions::default()).map_err(|e| format!("log refused: {e}"))?;
+    let genesis: Genesis =
+        decode(&header.genesis).map_err(|e| format!("header genesis does not decode: {e}"))?;
     if header.chain_id != genesis.chain_id || genesis.chain_id != roots.chain_id {
         return Err(format!(
             "chain id: log header {:?}, genesis {:?}, roots file {:?}",
@@ -115,14 +128,23 @@ pub fn check_log(bytes: &[u8], roots: &RootsFile) -> Result<u64, String> {
         ));
     }
     if hex(&genesis.hash()) != roots.genesis_hash {
-        return Err(format!("genesis hash {} but the roots file expects {}", hex(&genesis.hash()), roots.genesis_hash));
+        return Err(format!(
+            "genesis hash {} but the roots file expects {}",
+            hex(&genesis.hash()),
+            roots.genesis_hash
+        ));
     }
     if frames.len() != roots.blocks.len() {
-        return Err(format!("{} frames but the roots file lists {} blocks", frames.len(), roots.blocks.len()));
+        return Err(format!(
+            "{} frames but the roots file lists {} blocks",
+            frames.len(),
+            roots.blocks.len()
+        ));
     }
     let mut state = State::genesis(&genesis).map_err(|e| format!("genesis refused: {e}"))?;
     for (frame, want) in frames.iter().zip(&roots.blocks) {
-        state = check_frame(&state, frame, want).map_err(|e| format!("height {}: {e}", frame.height))?;
+        state = check_frame(&state, frame, want)
+            .map_err(|e| format!("height {}: {e}", frame.height))?;
     }
     Ok(frames.len() as u64)
 }
@@ -135,10 +157,21 @@ fn check_frame(state: &State, frame: &LogFrame, want: &RootsEntry) -> Result<Sta
             frame.height, block.header.height, want.height
         ));
     }
-    let (next, outcome) = apply_block(state, &block).map_err(|e| format!("block refused by the core: {e}"))?;
+    let (next, outcome) =
+        apply_block(state, &block).map_err(|e| format!("block refused by the core: {e}"))?;
     let roots = [
-        ("state root", outcome.state_root, frame.state_root, &want.state_root),
-        ("results root", outcome.results_root, frame.results_root, &want.results_root),
+        (
+            "state root",
+            outcome.state_root,
+            frame.state_root,
+            &want.state_root,
+        ),
+        (
+            "results root",
+            outcome.results_root,
+            frame.results_root,
+            &want.results_root,
+        ),
     ];
     for (what, computed, logged, reference) in roots {
         if computed != logged || hex(&computed) != *reference {
@@ -151,7 +184,9 @@ fn check_frame(state: &State, frame: &LogFrame, want: &RootsEntry) -> Result<Sta
     }
     if !frame.outcome.is_empty() && frame.outcome != encode(&outcome) {
         let first = first_receipt_diff(&frame.outcome, &outcome);
-        return Err(format!("outcome differs from the one the log recorded ({first})"));
+        return Err(format!(
+            "outcome differs from the one the log recorded ({first})"
+        ));
     }
     Ok(next)
 }
@@ -188,7 +223,8 @@ fn frame_len(f: &LogFrame) -> usize {
 /// Tampered copies of a log: a byte flipped in a frame's body, one in a frame's
 /// head, the last frame cut short, and a block dropped (when there are two or more).
 pub fn tampered_copies(bytes: &[u8]) -> Result<Vec<Tampered>, String> {
-    let (_, frames) = read_all(bytes, ReaderOptions::default()).map_err(|e| format!("log refused: {e}"))?;
+    let (_, frames) =
+        read_all(bytes, ReaderOptions::default()).map_err(|e| format!("log refused: {e}"))?;
     let (Some(mid), Some(last)) = (frames.get(frames.len() / 2), frames.last()) else {
         return Ok(Vec::new());
     };

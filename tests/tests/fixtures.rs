@@ -33,25 +33,43 @@ fn check_scenario(path: &Path) -> Result<String, String> {
     if !report.passed() {
         let failed: Vec<String> = report
             .failed_checks()
-            .map(|c| format!("height {} {} ({}): expected {}, got {}", c.height, c.what, c.path, c.expected, c.actual))
+            .map(|c| {
+                format!(
+                    "height {} {} ({}): expected {}, got {}",
+                    c.height, c.what, c.path, c.expected, c.actual
+                )
+            })
             .collect();
-        return Err(format!("{} expectation(s) failed:\n    {}", failed.len(), failed.join("\n    ")));
+        return Err(format!(
+            "{} expectation(s) failed:\n    {}",
+            failed.len(),
+            failed.join("\n    ")
+        ));
     }
-    Ok(format!("{} blocks, {} checks", report.blocks.len(), report.checks.len()))
+    Ok(format!(
+        "{} blocks, {} checks",
+        report.blocks.len(),
+        report.checks.len()
+    ))
 }
 
 fn load_log(path: &Path) -> Result<(Vec<u8>, RootsFile), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let roots_path = path.with_extension("roots.json");
-    let roots_text = std::fs::read_to_string(&roots_path).map_err(|e| format!("{}: {e}", rel(&roots_path)))?;
-    let roots = serde_json::from_str(&roots_text).map_err(|e| format!("{}: {e}", rel(&roots_path)))?;
+    let roots_text =
+        std::fs::read_to_string(&roots_path).map_err(|e| format!("{}: {e}", rel(&roots_path)))?;
+    let roots =
+        serde_json::from_str(&roots_text).map_err(|e| format!("{}: {e}", rel(&roots_path)))?;
     Ok((bytes, roots))
 }
 
 fn check_golden_log(path: &Path) -> Result<String, String> {
     let (bytes, roots) = load_log(path)?;
     let blocks = check_log(&bytes, &roots)?;
-    Ok(format!("{blocks} blocks, every root confirmed ({} bytes)", bytes.len()))
+    Ok(format!(
+        "{blocks} blocks, every root confirmed ({} bytes)",
+        bytes.len()
+    ))
 }
 
 fn check_tampered(path: &Path) -> Result<String, String> {
@@ -66,11 +84,18 @@ fn check_tampered(path: &Path) -> Result<String, String> {
         };
         let got = error_name(&err);
         if got != t.expect {
-            return Err(format!("{}: refused with {got} ({err}), expected {}", t.what, t.expect));
+            return Err(format!(
+                "{}: refused with {got} ({err}), expected {}",
+                t.what, t.expect
+            ));
         }
     }
     let names: Vec<&str> = copies.iter().map(|t| t.expect).collect();
-    Ok(format!("{} tampered copies refused ({})", copies.len(), names.join(", ")))
+    Ok(format!(
+        "{} tampered copies refused ({})",
+        copies.len(),
+        names.join(", ")
+    ))
 }
 
 #[test]
@@ -99,11 +124,18 @@ fn fixtures() {
     }
     for path in &logs {
         record(rel(path), &|| check_golden_log(path));
-        record(format!("{} (tampered)", rel(path)), &|| check_tampered(path));
+        record(format!("{} (tampered)", rel(path)), &|| {
+            check_tampered(path)
+        });
     }
     if scenarios.is_empty() || logs.is_empty() {
-        record("fixtures/".into(), &|| Err("no scenarios or no golden logs found".into()));
+        record("fixtures/".into(), &|| {
+            Err("no scenarios or no golden logs found".into())
+        });
     }
     println!("{passed} passed, {failed} failed");
-    assert_eq!(failed, 0, "{failed} fixture(s) failed; see the FAIL lines above");
+    assert_eq!(
+        failed, 0,
+        "{failed} fixture(s) failed; see the FAIL lines above"
+    );
 }

@@ -21,7 +21,8 @@ use crate::models::default_models;
 use crate::state::State;
 use crate::tasks::{Task, TaskStatus};
 use crate::tx::{address_from_name, key_from_name, Action, GpuInfo, Redundancy, SignedTx, TxBody};
-use crate::types::{Address, Amount, Hash, ProviderId, TaskId, TaskType};
+use crate::tx::{AuthError, VerifiedTx};
+use crate::types::{Address, Amount, Hash, ProviderId, Sig64, TaskId, TaskType};
 
 /// Chain id of every generated genesis.
 pub const CHAIN_ID: &str = "aivm-fuzz";
@@ -50,6 +51,12 @@ pub struct Limits {
     pub gap: u64,
     /// Highest height reached.
     pub height: u64,
+    /// Sign transactions for real. Without it (the state-machine targets) a
+    /// transaction is authentic when its signature is all zero and its signer
+    /// an actor ([`unsigned_verdict`]): ed25519 would otherwise take most of
+    /// every execution, and signatures are fuzzed by `decode_block` and
+    /// `replay_log`.
+    pub sign: bool,
 }
 
 impl Default for Limits {
@@ -59,6 +66,7 @@ impl Default for Limits {
             txs: 16,
             gap: 48,
             height: 256,
+            sign: false,
         }
     }
 }
@@ -405,16 +413,18 @@ pub fn empty_header(state: &State) -> NextHeader {
 pub struct TxGen<'s> {
     state: &'s State,
     header: NextHeader,
+    sign: bool,
     nonces: BTreeMap<Address, u64>,
     new_tasks: Vec<TaskId>,
     new_providers: Vec<ProviderId>,
 }
 
 impl<'s> TxGen<'s> {
-    pub fn new(state: &'s State, header: NextHeader) -> Self {
+    pub fn new(state: &'s State, header: NextHeader, sign: bool) -> Self {
         TxGen {
             state,
             header,
+            sign,
             nonces: BTreeMap::new(),
             new_tasks: Vec::new(),
             new_providers: Vec::new(),
@@ -467,7 +477,15 @@ impl<'s> TxGen<'s> {
             nonce,
             action,
         };
-        let mut tx = body.sign(&actor.key);
+        let mut tx = if self.sign {
+            body.sign(&actor.key)
+        } else {
+            SignedTx {
+                signer: actor.addr,
+                body,
+                signature: Sig64::default(),
+            }
+        };
         if damaged {
             corrupt(u, &mut tx)?;
         }
@@ -930,6 +948,25 @@ impl<'s> TxGen<'s> {
                 salt,
             },
         ))
+    }
+}
+
+/// The signature verdict of a transaction built without signing: authentic
+/// when untouched (zero signature, an actor's address), refused otherwise.
+pub fn unsigned_verdict(tx: &SignedTx) -> std::result::Result<VerifiedTx, AuthError> {
+    if tx.signature == Sig64::default() && actor_index(&tx.signer).is_some() {
+        Ok(tx.assume_verified())
+    } else {
+        Err(AuthError::BadSignature)
+    }
+}
+
+/// Signature verdicts of `txs`: real ones, or [`unsigned_verdict`]s.
+pub fn verdicts(txs: &[SignedTx], signed: bool) -> Vec<std::result::Result<VerifiedTx, AuthError>> {
+    if signed {
+        txs.iter().map(SignedTx::verify).collect()
+    } else {
+        txs.iter().map(unsigned_verdict).collect()
     }
 }
 

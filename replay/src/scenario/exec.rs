@@ -10,12 +10,12 @@ use aivm_core::attestation::{
 };
 use aivm_core::chain::Chain;
 use aivm_core::dispute::{claim_commitment, output_commitment};
-use aivm_core::providers::ProviderStatus;
 use aivm_core::tx::{address_from_name, key_from_name};
-use aivm_core::types::{hex, Address, Amount, Hash, ProviderId, TaskId};
-use aivm_core::{Action, Block, BlockOutcome, Receipt, SignedTx, TxBody, TxStatus};
+use aivm_core::types::{hex, Address, Hash, ProviderId, TaskId};
+use aivm_core::{Action, Block, BlockOutcome, SignedTx, TxBody, TxStatus};
 
-use super::render::{amount, kind_matches, kind_path, Names};
+use super::checks::event_kinds;
+use super::render::{kind_path, Names};
 use super::spec::*;
 use super::{BlockReport, CheckReport, Scenario, ScenarioError, ScenarioReport, TxReport};
 
@@ -27,16 +27,26 @@ pub(crate) struct Exec<'s> {
     pub chain: Chain,
     /// Label -> the id it names (tasks and providers share one namespace).
     labels: BTreeMap<String, [u8; 32]>,
-    names: Names,
-    /// The actor name that signed each tx of each applied block, for reports.
+    pub(super) names: Names,
     pub blocks: Vec<BlockReport>,
     pub checks: Vec<CheckReport>,
 }
 
-/// Who signed a tx and what its receipt must say, kept while the block is applied.
+/// A signed tx and the actor name that sent it (for the report).
 struct Built {
     from: String,
     tx: SignedTx,
+}
+
+/// Where the next block comes from in the scenario, and its header overrides.
+struct Plan<'p> {
+    /// JSON path of the entry, for errors.
+    path: &'p str,
+    /// Where the block comes from, for the report.
+    source: String,
+    time_ms: u64,
+    seed: Option<Hash>,
+    proposer: Option<Address>,
 }
 
 impl<'s> Exec<'s> {
@@ -116,17 +126,14 @@ impl<'s> Exec<'s> {
         for t in &b.txs {
             built.push(self.build_tx(t, &mut pending, time_ms)?);
         }
-        let from: Vec<String> = built.iter().map(|b| b.from.clone()).collect();
-        let txs = built.into_iter().map(|b| b.tx).collect();
-        let outcome = self.apply(
-            &b.path,
+        let plan = Plan {
+            path: &b.path,
+            source: b.path.clone(),
             time_ms,
-            b.seed,
-            b.proposer,
-            txs,
-            b.path.clone(),
-            from,
-        )?;
+            seed: b.seed,
+            proposer: b.proposer,
+        };
+        let outcome = self.apply(plan, built)?;
         for (t, r) in b.txs.iter().zip(&outcome.receipts) {
             if let Some(e) = &t.expect {
                 self.check_receipt(outcome.height, t, r, e);
@@ -147,9 +154,14 @@ impl<'s> Exec<'s> {
     ) -> Result<(), ScenarioError> {
         let mut outcomes = Vec::new();
         for i in 0..n {
-            let time_ms = self.next_time(path)?;
-            let source = format!("{path}, advance {} of {n}", i + 1);
-            let o = self.apply(path, time_ms, None, None, Vec::new(), source, Vec::new())?;
+            let plan = Plan {
+                path,
+                source: format!("{path}, advance {} of {n}", i + 1),
+                time_ms: self.next_time(path)?,
+                seed: None,
+                proposer: None,
+            };
+            let o = self.apply(plan, Vec::new())?;
             if expect.is_some() {
                 outcomes.push(o);
             }
@@ -161,43 +173,33 @@ impl<'s> Exec<'s> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &mut self,
-        path: &str,
-        time_ms: u64,
-        seed: Option<Hash>,
-        proposer: Option<Address>,
-        txs: Vec<SignedTx>,
-        source: String,
-        from: Vec<String>,
-    ) -> Result<BlockOutcome, ScenarioError> {
+    /// Builds the next block around `built`, applies it and records its report.
+    fn apply(&mut self, plan: Plan, built: Vec<Built>) -> Result<BlockOutcome, ScenarioError> {
         let tip = self.chain.state.tip().clone();
         let height = tip.height.saturating_add(1);
+        let senders: Vec<(String, &'static str)> = built
+            .iter()
+            .map(|b| (b.from.clone(), b.tx.body.action.kind()))
+            .collect();
         let block = Block::new(
             self.chain.state.chain_id(),
             height,
             tip.block_id,
-            time_ms,
-            proposer.unwrap_or(self.chain.proposer),
-            seed.unwrap_or_else(|| Chain::seed_for(height)),
-            txs,
+            plan.time_ms,
+            plan.proposer.unwrap_or(self.chain.proposer),
+            plan.seed.unwrap_or_else(|| Chain::seed_for(height)),
+            built.into_iter().map(|b| b.tx).collect(),
         );
-        let tx_meta: Vec<(Hash, &'static str)> = block
-            .txs
-            .iter()
-            .map(|t| (t.hash(), t.body.action.kind()))
-            .collect();
         let outcome = self
             .chain
             .apply(block)
             .map_err(|e| ScenarioError::Build {
-                path: path.to_string(),
+                path: plan.path.to_string(),
                 height,
                 message: e.to_string(),
             })?
             .clone();
-        let report = self.block_report(&outcome, time_ms, source, &from, &tx_meta);
+        let report = self.block_report(&outcome, plan.time_ms, plan.source, &senders);
         self.blocks.push(report);
         Ok(outcome)
     }
@@ -207,22 +209,24 @@ impl<'s> Exec<'s> {
         o: &BlockOutcome,
         time_ms: u64,
         source: String,
-        from: &[String],
-        meta: &[(Hash, &'static str)],
+        senders: &[(String, &str)],
     ) -> BlockReport {
         let txs = o
             .receipts
             .iter()
             .enumerate()
-            .map(|(i, r)| TxReport {
-                index: i as u64,
-                from: from.get(i).cloned().unwrap_or_default(),
-                action: meta.get(i).map_or("", |m| m.1).to_string(),
-                hash: hex(&r.tx),
-                status: self.status_text(&r.status),
-                error_kind: status_kind(&r.status),
-                fee: r.fee.to_string(),
-                events: r.events.iter().map(|e| self.names.debug(e)).collect(),
+            .map(|(i, r)| {
+                let (from, action) = senders.get(i).cloned().unwrap_or_default();
+                TxReport {
+                    index: i as u64,
+                    from,
+                    action: action.to_string(),
+                    hash: hex(&r.tx),
+                    status: self.status_text(&r.status),
+                    error_kind: status_kind(&r.status),
+                    fee: r.fee.to_string(),
+                    events: r.events.iter().map(|e| self.names.debug(e)).collect(),
+                }
             })
             .collect();
         BlockReport {
@@ -264,7 +268,7 @@ impl<'s> Exec<'s> {
                 n
             }
         };
-        let action = self.action(t, from, nonce, time_ms)?;
+        let action = self.action(t, from, time_ms)?;
         self.bind_created(t, &action, from, nonce);
         let body = TxBody {
             chain_id: t
@@ -313,7 +317,7 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn task(&self, r: &TaskRef, path: &str) -> Result<TaskId, ScenarioError> {
+    pub(super) fn task(&self, r: &TaskRef, path: &str) -> Result<TaskId, ScenarioError> {
         match r {
             TaskRef::Raw(id) => Ok(*id),
             TaskRef::Derived(addr, n) => Ok(TaskId::derive(addr, *n)),
@@ -325,7 +329,11 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn provider(&self, r: &ProviderRef, path: &str) -> Result<ProviderId, ScenarioError> {
+    pub(super) fn provider(
+        &self,
+        r: &ProviderRef,
+        path: &str,
+    ) -> Result<ProviderId, ScenarioError> {
         match r {
             ProviderRef::Raw(id) => Ok(*id),
             ProviderRef::Derived(addr, n) => Ok(ProviderId::derive(addr, *n)),
@@ -353,13 +361,7 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn action(
-        &self,
-        t: &TxSpec,
-        signer: Address,
-        _nonce: u64,
-        time_ms: u64,
-    ) -> Result<Action, ScenarioError> {
+    fn action(&self, t: &TxSpec, signer: Address, time_ms: u64) -> Result<Action, ScenarioError> {
         let p = t.path.as_str();
         Ok(match &t.action {
             ActionSpec::Transfer { to, amount } => Action::Transfer {
@@ -447,7 +449,9 @@ impl<'s> Exec<'s> {
                     task,
                     claim: match claim {
                         CommitSpec::Raw(h) => *h,
-                        CommitSpec::Open { output, salt } => claim_commitment(&task, &signer, output, salt),
+                        CommitSpec::Open { output, salt } => {
+                            claim_commitment(&task, &signer, output, salt)
+                        }
                     },
                 }
             }
@@ -487,357 +491,6 @@ impl<'s> Exec<'s> {
             },
         })
     }
-
-    // ---- checks ---------------------------------------------------------------------------
-
-    fn push_check(
-        &mut self,
-        height: u64,
-        path: String,
-        what: String,
-        expected: String,
-        actual: String,
-    ) {
-        let passed = expected == actual;
-        self.checks.push(CheckReport {
-            height,
-            path,
-            what,
-            expected,
-            actual,
-            passed,
-        });
-    }
-
-    fn check_receipt(&mut self, height: u64, t: &TxSpec, r: &Receipt, e: &ReceiptExpect) {
-        let actual_kind = match &r.status {
-            TxStatus::Applied => Vec::new(),
-            TxStatus::Failed(err) => kind_path(&format!("{err:?}")),
-            TxStatus::Rejected(err) => kind_path(&format!("{err:?}")),
-        };
-        let (want_outcome, want_kind) = match e {
-            ReceiptExpect::Applied => ("applied", None),
-            ReceiptExpect::Failed(k) => ("failed", k.as_deref()),
-            ReceiptExpect::Rejected(k) => ("rejected", k.as_deref()),
-        };
-        let got_outcome = match r.status {
-            TxStatus::Applied => "applied",
-            TxStatus::Failed(_) => "failed",
-            TxStatus::Rejected(_) => "rejected",
-        };
-        let kind_ok = want_kind.is_none_or(|k| kind_matches(k, &actual_kind));
-        let expected = match want_kind {
-            Some(k) => format!("{want_outcome}: {k}"),
-            None => want_outcome.to_string(),
-        };
-        let actual = if got_outcome == want_outcome && kind_ok {
-            expected.clone()
-        } else if actual_kind.is_empty() {
-            got_outcome.to_string()
-        } else {
-            format!("{got_outcome}: {}", actual_kind.join("."))
-        };
-        let what = format!("receipt of {} {}", t.from, t.action_kind());
-        self.push_check(height, format!("{}.expect", t.path), what, expected, actual);
-    }
-
-    fn run_checks(&mut self, c: &Checks, o: &BlockOutcome, kinds: &[String]) {
-        let h = o.height;
-        let state = self.chain.state.clone();
-        for (name, addr, want) in &c.balances {
-            let got = state.balance(addr);
-            self.push_check(
-                h,
-                sub(&c.path, "balances", name),
-                format!("balance of {name}"),
-                amount(*want),
-                amount(got),
-            );
-        }
-        for (name, addr, want) in &c.nonces {
-            let got = state.account(addr).nonce;
-            self.push_check(
-                h,
-                sub(&c.path, "nonces", name),
-                format!("nonce of {name}"),
-                want.to_string(),
-                got.to_string(),
-            );
-        }
-        for (name, r, tc) in &c.tasks {
-            self.task_checks(&state, h, &sub(&c.path, "tasks", name), name, r, tc);
-        }
-        for (name, r, pc) in &c.providers {
-            self.provider_checks(&state, h, &sub(&c.path, "providers", name), name, r, pc);
-        }
-        for (id, want) in &c.models {
-            let got = match state.models().into_iter().find(|m| &m.id == id) {
-                None => ModelState::Absent,
-                Some(m) if m.retired => ModelState::Retired,
-                Some(_) => ModelState::Active,
-            };
-            self.push_check(
-                h,
-                sub(&c.path, "models", id),
-                format!("model {id}"),
-                want.name().into(),
-                got.name().into(),
-            );
-        }
-        let stats = stats_map(&state);
-        for (field, want) in &c.stats {
-            let got = stats.get(field.as_str()).copied().unwrap_or(0);
-            self.push_check(
-                h,
-                sub(&c.path, "stats", field),
-                format!("stat {field}"),
-                amount(*want),
-                amount(got),
-            );
-        }
-        for k in &c.events {
-            let got = if kinds.contains(k) {
-                "present"
-            } else {
-                "absent"
-            };
-            self.push_check(
-                h,
-                format!("{}.events", c.path),
-                format!("event {k}"),
-                "present".into(),
-                got.into(),
-            );
-        }
-        for k in &c.no_events {
-            let got = if kinds.contains(k) {
-                "present"
-            } else {
-                "absent"
-            };
-            self.push_check(
-                h,
-                format!("{}.no_events", c.path),
-                format!("event {k}"),
-                "absent".into(),
-                got.into(),
-            );
-        }
-        if let Some(root) = c.state_root {
-            self.push_check(
-                h,
-                format!("{}.state_root", c.path),
-                "state root".into(),
-                hex(&root),
-                hex(&o.state_root),
-            );
-        }
-    }
-
-    fn task_checks(
-        &mut self,
-        state: &aivm_core::State,
-        h: u64,
-        path: &str,
-        name: &str,
-        r: &TaskRef,
-        c: &TaskCheck,
-    ) {
-        let task = self
-            .task(r, path)
-            .ok()
-            .and_then(|id| state.task(&id).cloned());
-        let absent = || "absent".to_string();
-        if let Some(want) = &c.status {
-            let got = task
-                .as_ref()
-                .map_or_else(absent, |t| t.status.name().to_string());
-            self.push_check(
-                h,
-                format!("{path}.status"),
-                format!("task {name} status"),
-                want.clone(),
-                got,
-            );
-        }
-        if let Some(want) = &c.provider {
-            let want = self
-                .provider(want, path)
-                .map_or_else(|_| "unbound".into(), |id| self.names.of(&id.0));
-            let got = match &task {
-                None => absent(),
-                Some(t) => t
-                    .provider
-                    .map_or_else(|| "none".into(), |p| self.names.of(&p.0)),
-            };
-            self.push_check(
-                h,
-                format!("{path}.provider"),
-                format!("task {name} provider"),
-                want,
-                got,
-            );
-        }
-        if let Some(want) = c.requeues {
-            let got = task
-                .as_ref()
-                .map_or_else(absent, |t| t.requeues.to_string());
-            self.push_check(
-                h,
-                format!("{path}.requeues"),
-                format!("task {name} requeues"),
-                want.to_string(),
-                got,
-            );
-        }
-        if let Some(want) = c.fee {
-            let got = task.as_ref().map_or_else(absent, |t| amount(t.fee));
-            self.push_check(
-                h,
-                format!("{path}.fee"),
-                format!("task {name} escrowed fee"),
-                amount(want),
-                got,
-            );
-        }
-        if let Some(want) = c.output {
-            let got = match &task {
-                None => absent(),
-                Some(t) => t
-                    .final_output
-                    .map_or_else(|| "none".into(), |o| self.names.of(&o)),
-            };
-            self.push_check(
-                h,
-                format!("{path}.output"),
-                format!("task {name} final output"),
-                self.names.of(&want),
-                got,
-            );
-        }
-    }
-
-    fn provider_checks(
-        &mut self,
-        state: &aivm_core::State,
-        h: u64,
-        path: &str,
-        name: &str,
-        r: &ProviderRef,
-        c: &ProviderCheck,
-    ) {
-        let p = self
-            .provider(r, path)
-            .ok()
-            .and_then(|id| state.provider(&id).cloned());
-        let now = state.tip().time_ms;
-        let field = |this: &mut Self,
-                     key: &str,
-                     want: Option<String>,
-                     get: &dyn Fn(&aivm_core::providers::Provider) -> String| {
-            if let Some(want) = want {
-                let got = p.as_ref().map_or_else(|| "absent".to_string(), get);
-                this.push_check(
-                    h,
-                    format!("{path}.{key}"),
-                    format!("provider {name} {key}"),
-                    want,
-                    got,
-                );
-            }
-        };
-        field(self, "status", c.status.clone(), &|p| match p.status {
-            ProviderStatus::Active => "active".into(),
-            ProviderStatus::Unbonding { .. } => "unbonding".into(),
-        });
-        field(self, "bond", c.bond.map(amount), &|p| amount(p.bond));
-        field(self, "locked", c.locked.map(amount), &|p| amount(p.locked));
-        field(
-            self,
-            "open_tasks",
-            c.open_tasks.map(|v| v.to_string()),
-            &|p| p.open_tasks.to_string(),
-        );
-        field(self, "trust", c.trust.map(|v| v.to_string()), &|p| {
-            p.trust.to_string()
-        });
-        field(
-            self,
-            "trust_score",
-            c.trust_score.map(|v| v.to_string()),
-            &|p| p.attested_score(now).to_string(),
-        );
-        field(
-            self,
-            "pending_rewards",
-            c.pending_rewards.map(amount),
-            &|p| amount(p.stats.pending_rewards),
-        );
-        field(self, "total_rewards", c.total_rewards.map(amount), &|p| {
-            amount(p.stats.total_rewards)
-        });
-        field(self, "slashed", c.slashed.map(amount), &|p| {
-            amount(p.stats.slashed)
-        });
-        field(
-            self,
-            "tasks_completed",
-            c.tasks_completed.map(|v| v.to_string()),
-            &|p| p.stats.tasks_completed.to_string(),
-        );
-        field(
-            self,
-            "tasks_missed",
-            c.tasks_missed.map(|v| v.to_string()),
-            &|p| p.stats.tasks_missed.to_string(),
-        );
-    }
-}
-
-impl TxSpec {
-    fn action_kind(&self) -> &'static str {
-        match &self.action {
-            ActionSpec::Transfer { .. } => "transfer",
-            ActionSpec::RegisterModel { .. } => "register_model",
-            ActionSpec::RetireModel { .. } => "retire_model",
-            ActionSpec::RegisterProvider { .. } => "register_provider",
-            ActionSpec::TopUpBond { .. } => "top_up_bond",
-            ActionSpec::Unbond { .. } => "unbond",
-            ActionSpec::WithdrawBond { .. } => "withdraw_bond",
-            ActionSpec::Attest { .. } => "attest",
-            ActionSpec::SubmitTask { .. } => "submit_task",
-            ActionSpec::SubmitResult { .. } => "submit_result",
-            ActionSpec::Challenge { .. } => "challenge",
-            ActionSpec::RevealClaim { .. } => "reveal_claim",
-            ActionSpec::CommitOutput { .. } => "commit_output",
-            ActionSpec::RevealOutput { .. } => "reveal_output",
-            ActionSpec::ClaimRewards { .. } => "claim_rewards",
-        }
-    }
-}
-
-fn sub(path: &str, section: &str, key: &str) -> String {
-    format!("{path}.{section}[{key:?}]")
-}
-
-/// The kind (variant name) of every event of the given blocks.
-fn event_kinds(outcomes: &[BlockOutcome]) -> Vec<String> {
-    let mut out = Vec::new();
-    for o in outcomes {
-        let events = o
-            .receipts
-            .iter()
-            .flat_map(|r| &r.events)
-            .chain(&o.end_events);
-        for e in events {
-            if let Some(k) = kind_path(&format!("{e:?}")).into_iter().next() {
-                if !out.contains(&k) {
-                    out.push(k);
-                }
-            }
-        }
-    }
-    out
 }
 
 fn status_kind(s: &TxStatus) -> Option<String> {
@@ -846,25 +499,6 @@ fn status_kind(s: &TxStatus) -> Option<String> {
         TxStatus::Failed(e) => Some(kind_path(&format!("{e:?}")).join(".")),
         TxStatus::Rejected(e) => Some(kind_path(&format!("{e:?}")).join(".")),
     }
-}
-
-fn stats_map(state: &aivm_core::State) -> BTreeMap<&'static str, Amount> {
-    let s = state.stats();
-    BTreeMap::from([
-        ("tasks_pending", Amount::from(s.tasks_pending)),
-        ("tasks_completed", Amount::from(s.tasks_completed)),
-        ("tasks_failed", Amount::from(s.tasks_failed)),
-        ("providers_total", Amount::from(s.providers_total)),
-        ("providers_active", Amount::from(s.providers_active)),
-        ("models_available", Amount::from(s.models_available)),
-        ("total_minted", s.total_minted),
-        ("epoch", Amount::from(s.epoch)),
-        ("epoch_rewards", s.epoch_rewards),
-        ("receipts_processed", Amount::from(s.receipts_processed)),
-        ("total_supply", s.total_supply),
-        ("total_burned", s.total_burned),
-        ("treasury", s.treasury),
-    ])
 }
 
 fn build_attestation(a: &AttestationSpec, signer: Address, time_ms: u64) -> SignedAttestation {

@@ -96,7 +96,7 @@ impl<'a> At<'a> {
             .collect())
     }
 
-    /// The entries of an object used as a map (keys are data, not field names).
+    /// The entries of an object used as a map (keys are data, not field names), by key.
     pub fn entries(&self, max: usize) -> Result<Vec<(&'a str, At<'a>)>, ScenarioError> {
         let Value::Object(map) = self.v else {
             return Err(self.expected("an object"));
@@ -107,7 +107,7 @@ impl<'a> At<'a> {
                 format!("{} entries, at most {max} are allowed", map.len()),
             ));
         }
-        Ok(map
+        let mut out: Vec<(&'a str, At<'a>)> = map
             .iter()
             .map(|(k, v)| {
                 (
@@ -118,7 +118,11 @@ impl<'a> At<'a> {
                     },
                 )
             })
-            .collect())
+            .collect();
+        // Key order, whatever map serde_json was built with (`preserve_order` keeps
+        // text order): the genesis balances' order is part of the genesis hash.
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        Ok(out)
     }
 
     pub fn str(&self) -> Result<&'a str, ScenarioError> {

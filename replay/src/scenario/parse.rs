@@ -943,7 +943,7 @@ fn payload(at: Option<At>) -> Result<Vec<u8>, ScenarioError> {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     s.as_bytes()

@@ -15,11 +15,17 @@ use aivm_tests::{files_with_ext, generated, logs_dir, scenarios_dir};
 fn regen() -> Result<(), String> {
     let out = logs_dir();
     for path in files_with_ext(&scenarios_dir(), "json") {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let scenario = aivm_replay::scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let (genesis, blocks, outcomes) =
-            aivm_replay::scenario::compile(&scenario).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let scenario =
+            aivm_replay::scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (genesis, blocks, outcomes) = aivm_replay::scenario::compile(&scenario)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let source = format!("fixtures/scenarios/{name}.json");
         write_golden(&out, &name, &source, &genesis, &blocks, &outcomes)?;
         println!("{name}: {}", summary(&outcomes));
@@ -44,9 +50,17 @@ fn summary(outcomes: &[BlockOutcome]) -> String {
             };
             status[i] += 1;
         }
-        for e in o.receipts.iter().flat_map(|r| &r.events).chain(&o.end_events) {
+        for e in o
+            .receipts
+            .iter()
+            .flat_map(|r| &r.events)
+            .chain(&o.end_events)
+        {
             let debug = format!("{e:?}");
-            let kind = debug.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+            let kind = debug
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("");
             *kinds.entry(kind.to_string()).or_default() += 1;
         }
     }
