@@ -231,6 +231,8 @@ struct Driver {
     max_transfers: u64,
     blocks: u64,
     mode: VerificationMode,
+    /// Software stack version per provider index (TEE mode).
+    stack_versions: BTreeMap<usize, u32>,
 }
 
 const GPUS: &[(&str, u32)] = &[
@@ -300,12 +302,12 @@ pub fn with_mode(mut config: Config, mode: VerificationMode) -> Config {
 }
 
 /// Evidence about `owner`'s GPU, issued at `now_ms` and signed by the demo attestor.
-fn attestation(owner: &Address, gpu: &str, now_ms: u64) -> SignedAttestation {
+fn attestation(owner: &Address, gpu: &str, measurement: Hash, now_ms: u64) -> SignedAttestation {
     let evidence = AttestationEvidence {
         tee_type: TeeType::Nvidia,
         kind: EvidenceKind::GpuLocal,
         device_model: gpu.to_string(),
-        measurement: digest("aivm demo measurement", &[b"stack v1"]),
+        measurement,
         cc_enabled: true,
         tee_io: true,
         rim_verified: true,
@@ -355,6 +357,7 @@ pub fn generate(opts: &DemoOptions) -> Result<Chain, DemoError> {
         max_transfers: opts.max_transfers,
         blocks: opts.blocks,
         mode: opts.config.verification_mode,
+        stack_versions: BTreeMap::new(),
     };
     for _ in 0..opts.blocks {
         d.step()?;
@@ -418,7 +421,8 @@ impl Driver {
         }
         models.extend(extra_models.iter().map(|m| m.to_string()));
         let owner = Chain::addr(&format!("provider-{i}"));
-        let attestation = self.attests(i).then(|| attestation(&owner, gpu, self.next_time()));
+        let measurement = self.measurement(i);
+        let attestation = self.attests(i).then(|| attestation(&owner, gpu, measurement, self.next_time()));
         Action::RegisterProvider {
             endpoint: format!("https://provider-{i}.example.net:8443/v1"),
             gpus: vec![GpuInfo {
@@ -438,6 +442,13 @@ impl Driver {
         self.mode == VerificationMode::TeeAttested && i % 3 != 2
     }
 
+    /// The measurement of provider `i`'s software stack: each runs its own
+    /// build, upgraded when a fraud proof revokes it.
+    fn measurement(&self, i: usize) -> Hash {
+        let version = self.stack_versions.get(&i).copied().unwrap_or(0);
+        digest("aivm demo measurement", &[&(i as u64).to_le_bytes(), &version.to_le_bytes()])
+    }
+
     /// Header time of the block being built.
     fn next_time(&self) -> u64 {
         self.chain.next_block(Vec::new()).header.time_ms
@@ -452,7 +463,8 @@ impl Driver {
             };
             let owner = Chain::addr(&p.owner);
             let gpu = GPUS[i % GPUS.len()].0;
-            let action = Action::Attest { provider: id, attestation: attestation(&owner, gpu, now) };
+            let att = attestation(&owner, gpu, self.measurement(i), now);
+            let action = Action::Attest { provider: id, attestation: att };
             txs.push(self.chain.tx(&p.owner, action));
         }
     }
@@ -781,6 +793,13 @@ impl Driver {
                     commit_end,
                     reveal_end,
                 } => self.on_dispute(h, task, &referees, commit_end, reveal_end),
+                Event::MeasurementRevoked { measurement } => {
+                    let hit: Vec<usize> =
+                        (0..self.providers.len()).filter(|i| self.measurement(*i) == measurement).collect();
+                    for i in hit {
+                        *self.stack_versions.entry(i).or_default() += 1;
+                    }
+                }
                 Event::CommitteeDrawn {
                     task,
                     providers,
