@@ -451,7 +451,11 @@ fn check_block(state: &State, block: &Block, what: &str) {
         .iter()
         .filter(|e| matches!(e, aivm_core::Event::TaskAssigned { .. }))
         .count();
-    let root: String = next.state_root().iter().map(|b| format!("{b:02x}")).collect();
+    let root: String = next
+        .state_root()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     eprintln!(
         "{what}: {applied} txs applied; block end: {finalised} finalised, {assigned} assigned; root {root}"
     );
@@ -461,8 +465,9 @@ fn check_block(state: &State, block: &Block, what: &str) {
 /// Splits the apply time into the transactions and the block end (timers,
 /// assignment, root commit), best of a few runs, via the per-tx observer.
 fn report_phases(state: &State, block: &Block, what: &str) {
+    const RUNS: usize = 7;
     let (mut best_txs, mut best_end) = (Duration::MAX, Duration::MAX);
-    for _ in 0..5 {
+    for _ in 0..RUNS {
         let verified = block.txs.iter().map(|t| Ok(t.assume_verified())).collect();
         let start = Instant::now();
         let mut last_tx = start;
@@ -478,7 +483,7 @@ fn report_phases(state: &State, block: &Block, what: &str) {
         best_txs = best_txs.min(last_tx - start);
         best_end = best_end.min(end - last_tx);
     }
-    eprintln!("{what}: txs {best_txs:.1?}, block end {best_end:.1?} (best of 5)");
+    eprintln!("{what}: txs {best_txs:.1?}, block end {best_end:.1?} (best of {RUNS})");
 }
 
 fn bench_block(c: &mut Criterion, name: &str, label: &str, state: &State, block: &Block) {

@@ -35,7 +35,7 @@ pub fn anchor_at(
     state_root: Hash,
     block_results_roots: &[Hash],
 ) -> Option<Anchor> {
-    if freq == 0 || height % freq != 0 {
+    if freq == 0 || !height.is_multiple_of(freq) {
         return None;
     }
     let results_root = block_results_roots.last().copied().unwrap_or([0u8; 32]);

@@ -32,7 +32,8 @@ pub(crate) struct EndCtx<'a> {
 
 /// Applies a block, verifying every signature one by one.
 pub fn apply_block(state: &State, block: &Block) -> Result<(State, BlockOutcome), BlockError> {
-    let verified: Vec<Result<VerifiedTx, AuthError>> = block.txs.iter().map(|t| t.verify()).collect();
+    let verified: Vec<Result<VerifiedTx, AuthError>> =
+        block.txs.iter().map(|t| t.verify()).collect();
     apply_verified_block(state, block, verified)
 }
 
@@ -283,16 +284,31 @@ fn dispatch(ctx: &mut Ctx, action: Action) -> Result<(), TxError> {
     }
 }
 
-fn committee_task(ctx: &Ctx, task: &TaskId, provider: &crate::types::ProviderId) -> Result<crate::tasks::Task, TxError> {
+fn committee_task(
+    ctx: &Ctx,
+    task: &TaskId,
+    provider: &crate::types::ProviderId,
+) -> Result<crate::tasks::Task, TxError> {
     ctx.state.owned_provider(provider, &ctx.signer)?;
-    ctx.state.tasks.get(task).cloned().ok_or(TxError::UnknownTask)
+    ctx.state
+        .tasks
+        .get(task)
+        .cloned()
+        .ok_or(TxError::UnknownTask)
 }
 
-fn route_commit(ctx: &mut Ctx, task: TaskId, provider: crate::types::ProviderId, c: Hash) -> Result<(), TxError> {
+fn route_commit(
+    ctx: &mut Ctx,
+    task: TaskId,
+    provider: crate::types::ProviderId,
+    c: Hash,
+) -> Result<(), TxError> {
     let t = committee_task(ctx, &task, &provider)?;
     match t.status {
         TaskStatus::Disputed => crate::dispute::commit(ctx, t, provider, c),
-        TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::commit(ctx, t, provider, c),
+        TaskStatus::Committing | TaskStatus::Revealing => {
+            crate::redundant::commit(ctx, t, provider, c)
+        }
         other => Err(TxError::WrongTaskStatus {
             status: other.name().to_string(),
         }),
@@ -309,7 +325,9 @@ fn route_reveal(
     let t = committee_task(ctx, &task, &provider)?;
     match t.status {
         TaskStatus::Disputed => crate::dispute::reveal(ctx, t, provider, out, salt),
-        TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::reveal(ctx, t, provider, out, salt),
+        TaskStatus::Committing | TaskStatus::Revealing => {
+            crate::redundant::reveal(ctx, t, provider, out, salt)
+        }
         other => Err(TxError::WrongTaskStatus {
             status: other.name().to_string(),
         }),
@@ -317,7 +335,10 @@ fn route_reveal(
 }
 
 /// Block-end processing. Returns the end events, the results root and any anchor.
-fn end_block(state: &mut State, header: &Header) -> (Vec<Event>, Hash, Option<crate::anchor::Anchor>) {
+fn end_block(
+    state: &mut State,
+    header: &Header,
+) -> (Vec<Event>, Hash, Option<crate::anchor::Anchor>) {
     let mut end = EndCtx {
         state,
         header,
@@ -337,7 +358,7 @@ fn end_block(state: &mut State, header: &Header) -> (Vec<Event>, Hash, Option<cr
     let freq = state.config.merkle_anchor_freq;
     // The list restarts in the block after an anchor (not in the anchoring block
     // itself), so an anchor's state root is exactly its block's state root.
-    if freq > 0 && header.height > 1 && (header.height - 1) % freq == 0 {
+    if freq > 0 && header.height > 1 && (header.height - 1).is_multiple_of(freq) {
         state.globals.unanchored_results_roots.clear();
     }
     state.globals.unanchored_results_roots.push(results_root);
@@ -374,7 +395,9 @@ fn fire_timers(end: &mut EndCtx) {
             TaskStatus::Disputed => crate::dispute::on_timer(end, task),
             TaskStatus::Committing | TaskStatus::Revealing => crate::redundant::on_timer(end, task),
             // An M-of-N verdict in its escalation window.
-            TaskStatus::ResultPosted if task.terms.mode == crate::config::VerificationMode::MultiPartyRedundant => {
+            TaskStatus::ResultPosted
+                if task.terms.mode == crate::config::VerificationMode::MultiPartyRedundant =>
+            {
                 crate::redundant::on_timer(end, task)
             }
             _ => crate::optimistic::on_timer(end, task),

@@ -37,7 +37,10 @@ pub enum ChainError {
     #[error(transparent)]
     Block(#[from] BlockError),
     #[error("invariant broken after {after}: {error}")]
-    Invariant { after: String, error: crate::invariants::InvariantError },
+    Invariant {
+        after: String,
+        error: crate::invariants::InvariantError,
+    },
 }
 
 impl Chain {
@@ -62,10 +65,10 @@ impl Chain {
     }
 
     fn key(&mut self, name: &str) -> SigningKey {
-        self.keys
+        *self
+            .keys
             .entry(name.to_string())
             .or_insert_with(|| key_from_name(name))
-            .clone()
     }
 
     /// Signs `action` by `name` with its next nonce (counting txs built but not yet applied).

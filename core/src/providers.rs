@@ -18,7 +18,9 @@ pub const MAX_MODELS_PER_PROVIDER: u32 = 16;
 pub enum ProviderStatus {
     Active,
     /// Takes no new work; the bond may leave at `until_height` once no window is open.
-    Unbonding { until_height: u64 },
+    Unbonding {
+        until_height: u64,
+    },
 }
 
 /// A verified TEE attestation, as far as the state needs to remember it.
@@ -128,7 +130,13 @@ impl State {
     }
 
     /// Providers that may take a task of `model` needing `collateral`, at `now_ms`.
-    pub(crate) fn is_eligible(&self, p: &Provider, model: &str, collateral: Amount, now_ms: u64) -> bool {
+    pub(crate) fn is_eligible(
+        &self,
+        p: &Provider,
+        model: &str,
+        collateral: Amount,
+        now_ms: u64,
+    ) -> bool {
         let cfg = &self.config;
         p.status == ProviderStatus::Active
             && p.serves(model)
@@ -143,7 +151,11 @@ impl State {
         p.selection_weight(self.tip.height.saturating_add(1))
     }
 
-    pub(crate) fn owned_provider(&self, id: &ProviderId, signer: &Address) -> Result<Provider, TxError> {
+    pub(crate) fn owned_provider(
+        &self,
+        id: &ProviderId,
+        signer: &Address,
+    ) -> Result<Provider, TxError> {
         let p = self.providers.get(id).ok_or(TxError::UnknownProvider)?;
         if p.owner != *signer {
             return Err(TxError::NotProviderOwner);
@@ -153,7 +165,12 @@ impl State {
 
     /// Takes up to `amount` from a provider's stake (collateral first) and records it.
     /// Returns what was actually taken.
-    pub(crate) fn slash_provider(&mut self, id: &ProviderId, amount: Amount, from_locked: Amount) -> Amount {
+    pub(crate) fn slash_provider(
+        &mut self,
+        id: &ProviderId,
+        amount: Amount,
+        from_locked: Amount,
+    ) -> Amount {
         let Some(mut p) = self.providers.get(id).cloned() else {
             return 0;
         };
@@ -166,7 +183,12 @@ impl State {
     }
 }
 
-fn check_listing(ctx: &Ctx, endpoint: &str, gpus: &[GpuInfo], models: &[ModelId]) -> Result<(), TxError> {
+fn check_listing(
+    ctx: &Ctx,
+    endpoint: &str,
+    gpus: &[GpuInfo],
+    models: &[ModelId],
+) -> Result<(), TxError> {
     let cfg = &ctx.state.config;
     if endpoint.len() > cfg.max_endpoint_len as usize {
         return Err(TxError::EndpointTooLong {
@@ -174,7 +196,9 @@ fn check_listing(ctx: &Ctx, endpoint: &str, gpus: &[GpuInfo], models: &[ModelId]
         });
     }
     if gpus.len() > cfg.max_gpus as usize
-        || gpus.iter().any(|g| g.model.len() > cfg.max_gpu_name_len as usize)
+        || gpus
+            .iter()
+            .any(|g| g.model.len() > cfg.max_gpu_name_len as usize)
     {
         return Err(TxError::BadGpuList {
             max: cfg.max_gpus,
@@ -223,7 +247,12 @@ pub(crate) fn register(
     }
     let id = ProviderId::derive(&owner, ctx.nonce);
     let record = match attestation {
-        Some(att) => Some(crate::tee::verify_for(ctx.state, &att, &owner, ctx.header.time_ms)?),
+        Some(att) => Some(crate::tee::verify_for(
+            ctx.state,
+            &att,
+            &owner,
+            ctx.header.time_ms,
+        )?),
         None => None,
     };
     if cfg.require_tee_attestation {
@@ -238,13 +267,20 @@ pub(crate) fn register(
             });
         }
     }
-    acct.balance = acct.balance.checked_sub(bond).ok_or(TxError::InsufficientBalance {
-        need: bond,
-        have: acct.balance,
-    })?;
+    acct.balance = acct
+        .balance
+        .checked_sub(bond)
+        .ok_or(TxError::InsufficientBalance {
+            need: bond,
+            have: acct.balance,
+        })?;
     acct.providers += 1;
     ctx.state.accounts.insert(owner, acct);
-    ctx.events.push(Event::ProviderRegistered { provider: id, owner, bond });
+    ctx.events.push(Event::ProviderRegistered {
+        provider: id,
+        owner,
+        bond,
+    });
     if let Some(r) = &record {
         ctx.events.push(Event::AttestationAccepted {
             provider: id,
@@ -316,14 +352,21 @@ pub(crate) fn withdraw(ctx: &mut Ctx, id: ProviderId) -> Result<(), TxError> {
         return Err(TxError::NotUnbonding);
     };
     if ctx.header.height < until_height {
-        return Err(TxError::CooldownNotOver { until: until_height });
+        return Err(TxError::CooldownNotOver {
+            until: until_height,
+        });
     }
     if p.open_tasks > 0 || p.locked > 0 {
-        return Err(TxError::OpenTasks { open: p.open_tasks.max(1) });
+        return Err(TxError::OpenTasks {
+            open: p.open_tasks.max(1),
+        });
     }
     let owner = p.owner;
     // Unclaimed rewards leave with the bond so nothing is stranded.
-    let amount = p.bond.checked_add(p.stats.pending_rewards).ok_or(TxError::Overflow)?;
+    let amount = p
+        .bond
+        .checked_add(p.stats.pending_rewards)
+        .ok_or(TxError::Overflow)?;
     ctx.state.credit(&owner, amount)?;
     let mut acct = ctx.state.account(&owner);
     acct.providers = acct.providers.saturating_sub(1);

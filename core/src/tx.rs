@@ -180,6 +180,10 @@ pub enum AuthError {
     MalformedKey,
     #[error("signature does not verify (ZIP-215 rule)")]
     BadSignature,
+    /// Under ZIP-215 a small-order key accepts a forged signature on any message,
+    /// so an account at such an address could be spent by anyone: refused outright.
+    #[error("signer is a small-order ed25519 point")]
+    SmallOrderKey,
 }
 
 impl SignedTx {
@@ -191,11 +195,26 @@ impl SignedTx {
     /// Stateless signature check under ZIP-215 (as ed25519-zebra implements it),
     /// the rule under which batch and single verification always agree.
     pub fn verify(&self) -> Result<VerifiedTx, AuthError> {
+        self.check_signer()?;
         let vk = VerificationKey::try_from(self.signer.0).map_err(|_| AuthError::MalformedKey)?;
         let sig = Signature::from(self.signature.0);
         vk.verify(&sig, &self.body.signing_bytes())
             .map_err(|_| AuthError::BadSignature)?;
         Ok(self.assume_verified())
+    }
+
+    /// The stateless signer rule that the signature equation does not cover: the
+    /// key must decode and must not be of small order. Batch verifiers must apply
+    /// it too (before queueing [`SignedTx::batch_item`]) so that batch and single
+    /// verification keep agreeing.
+    pub fn check_signer(&self) -> Result<(), AuthError> {
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(self.signer.0)
+            .decompress()
+            .ok_or(AuthError::MalformedKey)?;
+        if point.is_small_order() {
+            return Err(AuthError::SmallOrderKey);
+        }
+        Ok(())
     }
 
     /// Wraps the transaction as verified without checking; for callers that
@@ -256,7 +275,10 @@ impl VerifiedTx {
                 keys.push(K::Model(id.clone()))
             }
             Action::RegisterProvider { models, .. } => {
-                keys.push(K::Provider(ProviderId::derive(&self.signer, self.body.nonce)));
+                keys.push(K::Provider(ProviderId::derive(
+                    &self.signer,
+                    self.body.nonce,
+                )));
                 keys.extend(models.iter().cloned().map(K::Model));
             }
             Action::TopUpBond { provider, .. }
@@ -287,7 +309,10 @@ impl VerifiedTx {
     /// True when the two transactions share no conflict key.
     pub fn commutes_with(&self, other: &VerifiedTx) -> bool {
         let a = self.conflict_keys();
-        other.conflict_keys().iter().all(|k| a.binary_search(k).is_err())
+        other
+            .conflict_keys()
+            .iter()
+            .all(|k| a.binary_search(k).is_err())
     }
 }
 

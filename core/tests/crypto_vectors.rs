@@ -369,19 +369,22 @@ fn the_edge_vectors_are_decided_as_zip215_says() {
 
 #[test]
 fn signed_tx_verify_and_the_batch_verifier_agree_on_every_vector() {
+    // aivm's rule = ZIP-215 plus the stateless refusal of small-order signers
+    // (`SignedTx::check_signer`), which a batch verifier applies before queueing.
     for v in all_vectors() {
         let t = tx(&v);
+        let point = CompressedEdwardsY(v.vk).decompress();
+        let small = point.is_some_and(|p| p.is_small_order());
         let single = t.verify();
-        let batched = batch_ok([t.batch_item()]);
-        assert_eq!(single.is_ok(), v.valid, "{}: {single:?}", v.name);
-        assert_eq!(batched, v.valid, "{}: batch", v.name);
-        if !v.valid {
-            let want = if CompressedEdwardsY(v.vk).decompress().is_none() {
-                AuthError::MalformedKey
-            } else {
-                AuthError::BadSignature
-            };
-            assert_eq!(single, Err(want), "{}", v.name);
+        let batched = t.check_signer().is_ok() && batch_ok([t.batch_item()]);
+        assert_eq!(single.is_ok(), v.valid && !small, "{}: {single:?}", v.name);
+        assert_eq!(batched, v.valid && !small, "{}: batch", v.name);
+        if point.is_none() {
+            assert_eq!(single, Err(AuthError::MalformedKey), "{}", v.name);
+        } else if small {
+            assert_eq!(single, Err(AuthError::SmallOrderKey), "{}", v.name);
+        } else if !v.valid {
+            assert_eq!(single, Err(AuthError::BadSignature), "{}", v.name);
         }
     }
 }
@@ -446,19 +449,18 @@ fn batches_of_many_agree_with_one_by_one() {
 }
 
 #[test]
-fn the_chain_admits_a_zip215_valid_transaction_by_its_signature() {
-    // A small-order signer passes the signature rule and is then judged like any account: this
-    // one holds nothing, so it cannot pay the fee.
+fn the_chain_refuses_small_order_signers_whose_signatures_zip215_accepts() {
+    // (R small-order, s = 0) satisfies ZIP-215's equation for a small-order key on any
+    // message, so anyone could spend from such an address: the signer rule refuses it,
+    // even when the address holds funds.
     let v = small_order_vectors()[9].clone();
-    let mut c = Chain::new(Genesis::new(CHAIN, vec![])).unwrap();
+    assert!(v.valid, "ZIP-215 alone accepts this vector");
+    let mut c = Chain::new(Genesis::new(CHAIN, vec![(Address(v.vk), 1_000_000_000)])).unwrap();
     let b = c.next_block(vec![tx(&v)]);
     let (_, out) = apply_block(&c.state, &b).unwrap();
     assert_eq!(
         out.receipts[0].status,
-        TxStatus::Rejected(CheckError::CannotPayFee {
-            balance: 0,
-            fee: 1_000_000
-        })
+        TxStatus::Rejected(CheckError::Auth(AuthError::SmallOrderKey))
     );
     // The same transaction with s >= l never gets that far.
     let mut bad = tx(&v);
@@ -466,6 +468,6 @@ fn the_chain_admits_a_zip215_valid_transaction_by_its_signature() {
     let out = c.block(vec![bad]).unwrap();
     assert_eq!(
         out.receipts[0].status,
-        TxStatus::Rejected(CheckError::Auth(AuthError::BadSignature))
+        TxStatus::Rejected(CheckError::Auth(AuthError::SmallOrderKey))
     );
 }

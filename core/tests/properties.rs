@@ -890,7 +890,7 @@ fn opening() -> Vec<Vec<Op>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, max_shrink_iters: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn random_sequences_keep_invariants_and_replay_identically(
@@ -1001,7 +1001,7 @@ fn busy_state() -> &'static State {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, max_shrink_iters: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn disjoint_conflict_keys_commute(a in op(), b in op()) {

@@ -429,7 +429,11 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
                 seed,
                 max_transfers: transfers,
                 config: demo::with_mode(
-                    if short_windows { demo::quick_config() } else { Default::default() },
+                    if short_windows {
+                        demo::quick_config()
+                    } else {
+                        Default::default()
+                    },
                     mode.verification_mode(),
                 ),
                 ..DemoOptions::default()

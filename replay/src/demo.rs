@@ -21,15 +21,17 @@
 use std::collections::BTreeMap;
 
 use aivm_core::attestation::{
-    public_key_from_seed, sign_attestation, AttestationEvidence, EvidenceKind, SignedAttestation, TeeType,
+    public_key_from_seed, sign_attestation, AttestationEvidence, EvidenceKind, SignedAttestation,
+    TeeType,
 };
 use aivm_core::chain::{Chain, ChainError};
 use aivm_core::config::{Config, VerificationMode};
 use aivm_core::dispute::{claim_commitment, output_commitment};
 use aivm_core::events::Event;
 use aivm_core::genesis::{Genesis, GenesisError, GenesisProvider};
-use aivm_core::tx::{Action, GpuInfo};
+use aivm_core::providers::ProviderStatus;
 use aivm_core::tasks::TaskStatus;
+use aivm_core::tx::{Action, GpuInfo};
 use aivm_core::types::{Address, Amount, Hash, ModelId, ProviderId, TaskId, TaskType};
 use aivm_core::{SignedTx, State};
 
@@ -422,7 +424,9 @@ impl Driver {
         models.extend(extra_models.iter().map(|m| m.to_string()));
         let owner = Chain::addr(&format!("provider-{i}"));
         let measurement = self.measurement(i);
-        let attestation = self.attests(i).then(|| attestation(&owner, gpu, measurement, self.next_time()));
+        let attestation = self
+            .attests(i)
+            .then(|| attestation(&owner, gpu, measurement, self.next_time()));
         Action::RegisterProvider {
             endpoint: format!("https://provider-{i}.example.net:8443/v1"),
             gpus: vec![GpuInfo {
@@ -446,7 +450,10 @@ impl Driver {
     /// build, upgraded when a fraud proof revokes it.
     fn measurement(&self, i: usize) -> Hash {
         let version = self.stack_versions.get(&i).copied().unwrap_or(0);
-        digest("aivm demo measurement", &[&(i as u64).to_le_bytes(), &version.to_le_bytes()])
+        digest(
+            "aivm demo measurement",
+            &[&(i as u64).to_le_bytes(), &version.to_le_bytes()],
+        )
     }
 
     /// Header time of the block being built.
@@ -461,10 +468,22 @@ impl Driver {
             let (Some(id), false, true) = (p.id, p.withdrawn, self.attests(i)) else {
                 continue;
             };
+            // A leaving provider stops attesting.
+            if self
+                .chain
+                .state
+                .provider(&id)
+                .is_none_or(|s| s.status != ProviderStatus::Active)
+            {
+                continue;
+            }
             let owner = Chain::addr(&p.owner);
             let gpu = GPUS[i % GPUS.len()].0;
             let att = attestation(&owner, gpu, self.measurement(i), now);
-            let action = Action::Attest { provider: id, attestation: att };
+            let action = Action::Attest {
+                provider: id,
+                attestation: att,
+            };
             txs.push(self.chain.tx(&p.owner, action));
         }
     }
@@ -612,23 +631,34 @@ impl Driver {
                     };
                     txs.push(self.chain.tx(WATCHER, action));
                 }
-                Job::RevealWhenOpen { task, member, owner, out, until } => {
-                    match self.chain.state.task(&task).map(|t| t.status) {
-                        Some(TaskStatus::Revealing) => {
-                            let action = Action::RevealOutput {
-                                task,
-                                provider: member,
-                                output_hash: out,
-                                salt: salt(&task, &member.0),
-                            };
-                            txs.push(self.chain.tx(&owner, action));
-                        }
-                        Some(TaskStatus::Committing) if h < until => {
-                            self.schedule(h + 1, Job::RevealWhenOpen { task, member, owner, out, until })
-                        }
-                        _ => {}
+                Job::RevealWhenOpen {
+                    task,
+                    member,
+                    owner,
+                    out,
+                    until,
+                } => match self.chain.state.task(&task).map(|t| t.status) {
+                    Some(TaskStatus::Revealing) => {
+                        let action = Action::RevealOutput {
+                            task,
+                            provider: member,
+                            output_hash: out,
+                            salt: salt(&task, &member.0),
+                        };
+                        txs.push(self.chain.tx(&owner, action));
                     }
-                }
+                    Some(TaskStatus::Committing) if h < until => self.schedule(
+                        h + 1,
+                        Job::RevealWhenOpen {
+                            task,
+                            member,
+                            owner,
+                            out,
+                            until,
+                        },
+                    ),
+                    _ => {}
+                },
                 Job::Withdraw { index, attempted } => self.withdraw(h, index, attempted, txs),
             }
         }
@@ -794,8 +824,9 @@ impl Driver {
                     reveal_end,
                 } => self.on_dispute(h, task, &referees, commit_end, reveal_end),
                 Event::MeasurementRevoked { measurement } => {
-                    let hit: Vec<usize> =
-                        (0..self.providers.len()).filter(|i| self.measurement(*i) == measurement).collect();
+                    let hit: Vec<usize> = (0..self.providers.len())
+                        .filter(|i| self.measurement(*i) == measurement)
+                        .collect();
                     for i in hit {
                         *self.stack_versions.entry(i).or_default() += 1;
                     }
@@ -859,18 +890,37 @@ impl Driver {
     /// reveals (withholding), a cheat sometimes reveals another output.
     fn on_committee(&mut self, h: u64, task: TaskId, members: &[ProviderId], reveal_end: u64) {
         for member in members {
-            let Some(p) = self.providers.iter().find(|p| p.id == Some(*member)).cloned() else {
+            let Some(p) = self
+                .providers
+                .iter()
+                .find(|p| p.id == Some(*member))
+                .cloned()
+            else {
                 continue;
             };
             let out = match p.behaviour {
                 Behaviour::Cheat if self.rng.chance(1, 2) => wrong_output(&task),
                 _ => honest_output(&task),
             };
-            self.schedule(h + 1, Job::Commit { task, referee: *member, owner: p.owner.clone(), out });
+            self.schedule(
+                h + 1,
+                Job::Commit {
+                    task,
+                    referee: *member,
+                    owner: p.owner.clone(),
+                    out,
+                },
+            );
             if p.behaviour == Behaviour::Flaky && self.rng.chance(1, 4) {
                 continue;
             }
-            let job = Job::RevealWhenOpen { task, member: *member, owner: p.owner, out, until: reveal_end };
+            let job = Job::RevealWhenOpen {
+                task,
+                member: *member,
+                owner: p.owner,
+                out,
+                until: reveal_end,
+            };
             self.schedule(h + 2, job);
         }
     }
@@ -1071,6 +1121,43 @@ mod tests {
             .iter()
             .any(|e| matches!(e, Event::DisputeResolved { .. })));
         assert!(s.outcomes.iter().any(|o| o.anchor.is_some()));
+    }
+
+    #[test]
+    fn redundant_and_tee_modes_build() {
+        for (mode, kinds) in [
+            (
+                VerificationMode::MultiPartyRedundant,
+                ["commit_output", "reveal_output"],
+            ),
+            (
+                VerificationMode::TeeAttested,
+                ["attest", "register_provider"],
+            ),
+        ] {
+            let opts = DemoOptions {
+                blocks: 12,
+                providers: 12,
+                max_transfers: 0,
+                config: with_mode(quick_config(), mode),
+                ..DemoOptions::small()
+            };
+            let chain = generate(&opts).expect("builds");
+            let seen: std::collections::BTreeSet<&str> = chain
+                .blocks
+                .iter()
+                .flat_map(|b| &b.txs)
+                .map(|t| t.body.action.kind())
+                .collect();
+            assert!(kinds.iter().all(|k| seen.contains(k)), "{mode:?}: {seen:?}");
+            let failed = chain
+                .outcomes
+                .iter()
+                .flat_map(|o| &o.receipts)
+                .filter(|r| matches!(r.status, aivm_core::TxStatus::Failed(_)))
+                .count();
+            assert!(failed <= 3, "{mode:?}: {failed} failed receipts");
+        }
     }
 
     #[test]
