@@ -503,6 +503,11 @@ struct Prepared {
 /// Verifies one batch; only when it fails, checks each signature alone to
 /// name the bad ones.
 pub fn verify_batch<T: Borrow<SignedTx>>(txs: &[T]) -> Vec<Result<VerifiedTx, AuthError>> {
+    // The signer rule (`check_signer`) is not part of the signature equation:
+    // apply it first so a batch can never accept what `SignedTx::verify` refuses.
+    if txs.iter().any(|t| t.borrow().check_signer().is_err()) {
+        return txs.iter().map(|t| t.borrow().verify()).collect();
+    }
     let mut verifier = ed25519_zebra::batch::Verifier::new();
     for t in txs {
         verifier.queue(t.borrow().batch_item());
@@ -1307,6 +1312,35 @@ mod tests {
             .map(|(i, _)| i)
             .collect();
         assert!(bad.contains(&5) && bad.contains(&66), "{bad:?}");
+    }
+
+    #[test]
+    fn a_small_order_signer_is_refused_in_batches_as_one_by_one() {
+        let s = small();
+        let mut txs: Vec<SignedTx> = s
+            .blocks
+            .iter()
+            .flat_map(|b| b.txs.clone())
+            .take(10)
+            .collect();
+        // The identity point (y = 1) with R = identity, s = 0: ZIP-215's equation holds
+        // for it on every message, so only the signer rule can refuse it.
+        let mut forged = txs[0].clone();
+        forged.signer = aivm_core::Address({
+            let mut y = [0u8; 32];
+            y[0] = 1;
+            y
+        });
+        forged.signature = aivm_core::types::Sig64({
+            let mut sig = [0u8; 64];
+            sig[0] = 1;
+            sig
+        });
+        txs[3] = forged;
+        let batched = verify_sequential(&txs);
+        let single: Vec<_> = txs.iter().map(|t| t.verify()).collect();
+        assert_eq!(batched, single);
+        assert_eq!(batched[3], Err(AuthError::SmallOrderKey));
     }
 
     #[test]
