@@ -500,17 +500,27 @@ fn bench_block(c: &mut Criterion, name: &str, label: &str, state: &State, block:
     group.finish();
 }
 
-/// Live-entry counts to build, from `AIVM_BENCH_ENTRIES` (e.g. `1000000`;
-/// default both sizes): setup at 10^6 takes a while.
+/// Whether `value` is listed in the environment variable `var` (comma
+/// separated; unset or empty lists everything). Criterion's name filter only
+/// skips measurements, not the setup, which takes a while at 10^6.
+fn wanted(var: &str, value: &str) -> bool {
+    let list = std::env::var(var).unwrap_or_default();
+    list.trim().is_empty() || list.split(',').any(|w| w.trim() == value)
+}
+
+/// Live-entry counts to build: `AIVM_BENCH_ENTRIES`, e.g. `1000000`.
 fn sizes() -> Vec<(u64, &'static str)> {
-    let wanted = std::env::var("AIVM_BENCH_ENTRIES").unwrap_or_default();
     [(100_000u64, "1e5"), (1_000_000, "1e6")]
         .into_iter()
-        .filter(|(n, _)| wanted.is_empty() || wanted.split(',').any(|w| w.trim() == n.to_string()))
+        .filter(|(n, _)| wanted("AIVM_BENCH_ENTRIES", &n.to_string()))
         .collect()
 }
 
+/// Groups to set up and run: `AIVM_BENCH_GROUPS`, e.g. `apply` or `root`.
 fn apply_benches(c: &mut Criterion) {
+    if !wanted("AIVM_BENCH_GROUPS", "apply") {
+        return;
+    }
     for (entries, label) in sizes() {
         let mut w = build_world(entries);
         let mixed = w.mixed_block();
@@ -526,6 +536,9 @@ fn apply_benches(c: &mut Criterion) {
 /// The root update alone: 4000 accounts of a 10^6-account collection change
 /// (as 2000 transfers would change them), then `commit` folds them into the tree.
 fn root_benches(c: &mut Criterion) {
+    if !wanted("AIVM_BENCH_GROUPS", "root") {
+        return;
+    }
     const CHANGED: u64 = 4000;
     const LEN: u64 = 1_000_000;
     let mut accounts: Collection<Address, Account> = Collection::default();

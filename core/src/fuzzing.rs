@@ -211,10 +211,13 @@ fn genesis_state(u: &mut Unstructured) -> Option<(Genesis, State)> {
     Some((genesis, state))
 }
 
+/// A block as applied: the block, its signature verdicts and its outcome.
+type Applied = (Block, Vec<Result<VerifiedTx, AuthError>>, BlockOutcome);
+
 /// A chain being driven by the fuzzer, with every applied block and its verdicts.
 struct Run {
     state: State,
-    applied: Vec<(Block, Vec<Result<VerifiedTx, AuthError>>, BlockOutcome)>,
+    applied: Vec<Applied>,
 }
 
 impl Run {

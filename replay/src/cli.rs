@@ -169,12 +169,16 @@ pub enum Command {
     },
     /// Generate a realistic chain, write it as a log and replay it.
     Demo {
+        /// Blocks to generate.
         #[arg(long, default_value_t = 400)]
         blocks: u64,
+        /// Providers registering in block 1 (one more joins at block 20).
         #[arg(long, default_value_t = 32)]
         providers: u32,
+        /// Clients submitting tasks and sending transfers.
         #[arg(long, default_value_t = 48)]
         clients: u32,
+        /// Seed of every random choice: the same seed gives the same chain.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Most transfers between clients per block.
@@ -201,6 +205,7 @@ pub enum Command {
         /// Transactions in the generated log (at least).
         #[arg(long, default_value_t = 100_000)]
         txs: u64,
+        /// Seed of the generated log.
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Timed runs of each pass; the fastest counts.

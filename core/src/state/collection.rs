@@ -7,26 +7,36 @@
 //! lands in: in the pending map that path is short (a block's changes), where
 //! in the committed map it would be the full depth of a large collection and
 //! would be copied again by every later transaction touching it. `commit`
-//! folds the pending changes into the committed map once per block, in key order.
+//! folds the pending changes into the committed map once per block, in key
+//! order. Values sit behind an `Arc`, so copying a path copies pointers, not
+//! entities; each committed entry carries its slot, so a commit finds both
+//! with one lookup.
+
+use std::sync::Arc;
 
 use imbl::OrdMap;
 use serde::Serialize;
 
 use crate::commit::tree::{leaf_hash, FlatTree, MerkleProof, EMPTY_LEAF};
-use crate::encoding::encode;
 use crate::types::Hash;
+
+/// A committed key: its permanent slot and its value (`None` once removed; the
+/// slot stays, so removal never moves other leaves).
+#[derive(Clone, Debug)]
+struct Entry<V> {
+    slot: u64,
+    value: Option<Arc<V>>,
+}
 
 #[derive(Clone, Debug)]
 pub struct Collection<K: Ord + Clone, V: Clone> {
-    /// Contents as of the last `commit`.
-    map: OrdMap<K, V>,
+    /// Every key ever committed, with its contents as of the last `commit`.
+    map: OrdMap<K, Entry<V>>,
     /// Keys changed since the last `commit`, with their current value (`None`:
     /// removed). Its keys are exactly the changed keys.
-    pending: OrdMap<K, Option<V>>,
+    pending: OrdMap<K, Option<Arc<V>>>,
     /// Number of live entries (committed plus pending).
     len: u64,
-    /// Every key ever stored keeps its slot, so removal never moves other leaves.
-    slots: OrdMap<K, u64>,
     tree: FlatTree,
 }
 
@@ -36,7 +46,6 @@ impl<K: Ord + Clone, V: Clone> Default for Collection<K, V> {
             map: OrdMap::new(),
             pending: OrdMap::new(),
             len: 0,
-            slots: OrdMap::new(),
             tree: FlatTree::new(),
         }
     }
@@ -49,8 +58,8 @@ where
 {
     pub fn get(&self, key: &K) -> Option<&V> {
         match self.pending.get(key) {
-            Some(changed) => changed.as_ref(),
-            None => self.map.get(key),
+            Some(changed) => changed.as_deref(),
+            None => self.map.get(key).and_then(|e| e.value.as_deref()),
         }
     }
 
@@ -62,7 +71,7 @@ where
         if !self.contains(&key) {
             self.len = self.len.saturating_add(1);
         }
-        self.pending.insert(key, Some(value));
+        self.pending.insert(key, Some(Arc::new(value)));
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
@@ -83,7 +92,7 @@ where
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        Merged::new(self.map.iter(), self.pending.iter())
+        Merged::new(live(self.map.iter()), self.pending.iter())
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
@@ -92,7 +101,10 @@ where
 
     pub fn range<R: core::ops::RangeBounds<K>>(&self, r: R) -> impl Iterator<Item = (&K, &V)> {
         let bounds = (r.start_bound().cloned(), r.end_bound().cloned());
-        Merged::new(self.map.range(bounds.clone()), self.pending.range(bounds))
+        Merged::new(
+            live(self.map.range(bounds.clone())),
+            self.pending.range(bounds),
+        )
     }
 
     /// Number of keys changed since the last commit.
@@ -110,26 +122,25 @@ where
         let pending = std::mem::take(&mut self.pending);
         let mut next = self.tree.len();
         let mut changes = Vec::with_capacity(pending.len());
+        let mut bytes = Bytes::default();
         for (key, value) in pending {
-            let slot = match self.slots.get(&key) {
-                Some(s) => *s,
+            let leaf = match &value {
+                Some(v) => bytes.leaf(&key, &**v),
+                None => EMPTY_LEAF,
+            };
+            let slot = match self.map.get_mut(&key) {
+                Some(entry) => {
+                    entry.value = value;
+                    entry.slot
+                }
                 None => {
-                    let s = next;
+                    let slot = next;
                     next += 1;
-                    self.slots.insert(key.clone(), s);
-                    s
+                    self.map.insert(key, Entry { slot, value });
+                    slot
                 }
             };
-            match value {
-                Some(v) => {
-                    changes.push((slot, leaf_hash(&encode(&key), &encode(&v))));
-                    self.map.insert(key, v);
-                }
-                None => {
-                    changes.push((slot, EMPTY_LEAF));
-                    self.map.remove(&key);
-                }
-            }
+            changes.push((slot, leaf));
         }
         // Existing slots come first in key order but appends must be contiguous;
         // the tree sorts by slot, and every new slot is len, len+1, ...
@@ -138,32 +149,32 @@ where
         let _ = self.tree.update(&changes);
     }
 
-    fn leaf_of(&self, key: &K) -> Hash {
-        match self.get(key) {
-            Some(v) => leaf_hash(&encode(key), &encode(v)),
-            None => EMPTY_LEAF,
-        }
-    }
-
     /// Root of the committed tree (call `commit` first for the current contents).
     pub fn root(&self) -> Hash {
         self.tree.root()
     }
 
-    /// Every leaf in slot order, recomputed from the map: the input of the
-    /// reference (full rebuild) root.
+    /// Every leaf in slot order, recomputed from the current contents: the
+    /// input of the reference (full rebuild) root.
     pub fn leaves_from_scratch(&self) -> Vec<Hash> {
+        let mut bytes = Bytes::default();
         let mut by_slot: Vec<(u64, Hash)> = self
-            .slots
+            .map
             .iter()
-            .map(|(k, s)| (*s, self.leaf_of(k)))
+            .map(|(k, e)| {
+                let leaf = match self.get(k) {
+                    Some(v) => bytes.leaf(k, v),
+                    None => EMPTY_LEAF,
+                };
+                (e.slot, leaf)
+            })
             .collect();
         by_slot.sort_by_key(|(s, _)| *s);
         by_slot.into_iter().map(|(_, h)| h).collect()
     }
 
     pub fn slot_of(&self, key: &K) -> Option<u64> {
-        self.slots.get(key).copied()
+        self.map.get(key).map(|e| e.slot)
     }
 
     pub fn proof(&self, key: &K) -> Option<MerkleProof> {
@@ -171,13 +182,42 @@ where
     }
 }
 
+/// Reused buffers for the canonical bytes of a key and a value.
+#[derive(Default)]
+struct Bytes {
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl Bytes {
+    /// `leaf_hash(encode(key), encode(value))` without allocating per leaf.
+    fn leaf<K: Serialize, V: Serialize>(&mut self, key: &K, value: &V) -> Hash {
+        canonical_into(key, &mut self.key);
+        canonical_into(value, &mut self.value);
+        leaf_hash(&self.key, &self.value)
+    }
+}
+
+/// The bytes of [`crate::encoding::encode`] (postcard; empty on the impossible
+/// serialization error), written into a reused buffer.
+fn canonical_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
+    buf.clear();
+    let taken = std::mem::take(buf);
+    *buf = postcard::to_extend(value, taken).unwrap_or_default();
+}
+
+/// The live committed entries (removed keys keep only their slot).
+fn live<'a, K: 'a, V: 'a>(
+    entries: impl Iterator<Item = (&'a K, &'a Entry<V>)>,
+) -> impl Iterator<Item = (&'a K, &'a Arc<V>)> {
+    entries.filter_map(|(k, e)| e.value.as_ref().map(|v| (k, v)))
+}
+
 /// The committed entries overlaid with the pending changes, in key order.
-struct Merged<'a, K, V, I, J>
+struct Merged<'a, K: 'a, V: 'a, I, J>
 where
-    I: Iterator<Item = (&'a K, &'a V)>,
-    J: Iterator<Item = (&'a K, &'a Option<V>)>,
-    K: 'a,
-    V: 'a,
+    I: Iterator<Item = (&'a K, &'a Arc<V>)>,
+    J: Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
 {
     committed: core::iter::Peekable<I>,
     pending: core::iter::Peekable<J>,
@@ -185,8 +225,8 @@ where
 
 impl<'a, K, V, I, J> Merged<'a, K, V, I, J>
 where
-    I: Iterator<Item = (&'a K, &'a V)>,
-    J: Iterator<Item = (&'a K, &'a Option<V>)>,
+    I: Iterator<Item = (&'a K, &'a Arc<V>)>,
+    J: Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
 {
     fn new(committed: I, pending: J) -> Self {
         Merged {
@@ -198,8 +238,8 @@ where
 
 impl<'a, K: Ord, V, I, J> Iterator for Merged<'a, K, V, I, J>
 where
-    I: Iterator<Item = (&'a K, &'a V)>,
-    J: Iterator<Item = (&'a K, &'a Option<V>)>,
+    I: Iterator<Item = (&'a K, &'a Arc<V>)>,
+    J: Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
 {
     type Item = (&'a K, &'a V);
 
@@ -213,14 +253,14 @@ where
                 (Some((c, _)), Some((p, _))) => c.cmp(p),
             };
             if order == Ordering::Less {
-                return self.committed.next();
+                return self.committed.next().map(|(k, v)| (k, &**v));
             }
             if order == Ordering::Equal {
                 // The pending change replaces the committed entry.
                 self.committed.next();
             }
             if let Some((k, Some(v))) = self.pending.next() {
-                return Some((k, v));
+                return Some((k, &**v));
             }
         }
     }
