@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Genesis: default config (optimistic mode, 100-block challenge window), two funded actors.
     let genesis = Genesis::new(
         "quickstart",
-        vec![(Chain::addr("client"), 10 * E18), (Chain::addr("gpu-farm"), 10 * E18)],
+        vec![
+            (Chain::addr("client"), 10 * E18),
+            (Chain::addr("gpu-farm"), 10 * E18),
+        ],
     );
     let mut chain = Chain::new(genesis)?;
 
@@ -23,7 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "gpu-farm",
         Action::RegisterProvider {
             endpoint: "https://gpu-farm.example".into(),
-            gpus: vec![GpuInfo { model: "NVIDIA H100".into(), memory_gb: 80, count: 8 }],
+            gpus: vec![GpuInfo {
+                model: "NVIDIA H100".into(),
+                memory_gb: 80,
+                count: 8,
+            }],
             models: vec!["qwen3-8b".into()],
             bond: 2 * E18,
             attestation: None,
@@ -70,7 +77,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 100 quiet blocks: nobody challenges, the result finalises.
     chain.advance(100)?;
-    assert_eq!(chain.state.task(&task).map(|t| t.status), Some(TaskStatus::Completed));
+    assert_eq!(
+        chain.state.task(&task).map(|t| t.status),
+        Some(TaskStatus::Completed)
+    );
 
     let claim = chain.tx("gpu-farm", Action::ClaimRewards { provider });
     chain.block(vec![claim])?;

@@ -139,7 +139,8 @@ pub fn check_tx(state: &State, tx: &VerifiedTx) -> Result<(), CheckError> {
         });
     }
     let acct = state.account(&tx.signer);
-    if tx.body.nonce != acct.nonce {
+    // The last nonce is never usable: nothing could follow it.
+    if tx.body.nonce != acct.nonce || acct.nonce == u64::MAX {
         return Err(CheckError::BadNonce {
             expected: acct.nonce,
             got: tx.body.nonce,

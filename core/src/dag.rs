@@ -38,6 +38,8 @@ impl Vertex {
     }
 
     pub fn conflicts(&self, other: &Vertex) -> bool {
-        self.keys.iter().any(|k| other.keys.binary_search(k).is_ok())
+        self.keys
+            .iter()
+            .any(|k| other.keys.binary_search(k).is_ok())
     }
 }

@@ -102,7 +102,9 @@ impl State {
             if state.accounts.contains(addr) {
                 return Err(GenesisError::DuplicateAccount(*addr));
             }
-            supply = supply.checked_add(*amount).ok_or(GenesisError::SupplyOverflow)?;
+            supply = supply
+                .checked_add(*amount)
+                .ok_or(GenesisError::SupplyOverflow)?;
             state.accounts.insert(
                 *addr,
                 crate::accounts::Account {
@@ -115,11 +117,15 @@ impl State {
             if !valid_model_id(&m.id, g.config.max_model_id_len) || state.models.contains(&m.id) {
                 return Err(GenesisError::BadModel(m.id));
             }
-            supply = supply.checked_add(m.deposit).ok_or(GenesisError::SupplyOverflow)?;
+            supply = supply
+                .checked_add(m.deposit)
+                .ok_or(GenesisError::SupplyOverflow)?;
             state.models.insert(m.id.clone(), m);
         }
         for (i, gp) in g.providers.iter().enumerate() {
-            supply = supply.checked_add(gp.bond).ok_or(GenesisError::SupplyOverflow)?;
+            supply = supply
+                .checked_add(gp.bond)
+                .ok_or(GenesisError::SupplyOverflow)?;
             add_genesis_provider(&mut state, i as u64, gp)?;
         }
         state.globals.total_supply = supply;
@@ -129,7 +135,11 @@ impl State {
     }
 }
 
-fn add_genesis_provider(state: &mut State, index: u64, gp: &GenesisProvider) -> Result<(), GenesisError> {
+fn add_genesis_provider(
+    state: &mut State,
+    index: u64,
+    gp: &GenesisProvider,
+) -> Result<(), GenesisError> {
     let bad = |reason: &str| GenesisError::BadProvider {
         index,
         reason: reason.to_string(),
@@ -140,7 +150,9 @@ fn add_genesis_provider(state: &mut State, index: u64, gp: &GenesisProvider) -> 
     if gp.models.is_empty() || gp.models.iter().any(|m| !state.models.contains(m)) {
         return Err(bad("must serve at least one known model"));
     }
-    if gp.endpoint.len() > state.config.max_endpoint_len as usize || gp.gpus.len() > state.config.max_gpus as usize {
+    if gp.endpoint.len() > state.config.max_endpoint_len as usize
+        || gp.gpus.len() > state.config.max_gpus as usize
+    {
         return Err(bad("endpoint or GPU list too long"));
     }
     let mut acct = state.account(&gp.owner);

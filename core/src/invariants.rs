@@ -83,7 +83,11 @@ impl State {
         if let Some(p) = self.providers.values().find(|p| p.locked > p.bond) {
             return Err(InvariantError::LockedExceedsBond(p.id.to_string()));
         }
-        let pending = self.tasks.values().filter(|t| t.status == TaskStatus::Pending).count();
+        let pending = self
+            .tasks
+            .values()
+            .filter(|t| t.status == TaskStatus::Pending)
+            .count();
         let queued_ok = self.queue.values().all(|id| {
             self.tasks
                 .get(id)

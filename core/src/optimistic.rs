@@ -29,7 +29,12 @@ pub(crate) struct ResultPost {
 }
 
 pub(crate) fn submit_result(ctx: &mut Ctx, r: ResultPost) -> Result<(), TxError> {
-    let mut task = ctx.state.tasks.get(&r.task).cloned().ok_or(TxError::UnknownTask)?;
+    let mut task = ctx
+        .state
+        .tasks
+        .get(&r.task)
+        .cloned()
+        .ok_or(TxError::UnknownTask)?;
     let mut p = ctx.state.owned_provider(&r.provider, &ctx.signer)?;
     if task.provider != Some(r.provider) {
         return Err(TxError::NotAssigned);
@@ -98,11 +103,17 @@ fn window_for(ctx: &Ctx, task: &Task, p: &crate::providers::Provider) -> u64 {
 }
 
 pub(crate) fn challenge(ctx: &mut Ctx, id: TaskId, claim: Hash) -> Result<(), TxError> {
-    let mut task = ctx.state.tasks.get(&id).cloned().ok_or(TxError::UnknownTask)?;
+    let mut task = ctx
+        .state
+        .tasks
+        .get(&id)
+        .cloned()
+        .ok_or(TxError::UnknownTask)?;
     let Some(result) = task.result.clone() else {
         return Err(wrong_status(&task));
     };
-    let in_window = task.status == TaskStatus::ResultPosted && ctx.header.height <= result.window_end;
+    let in_window =
+        task.status == TaskStatus::ResultPosted && ctx.header.height <= result.window_end;
     // A finalised TEE-shortcut result stays open to a late fraud proof until its horizon.
     let late_proof = crate::tee::late_proof_open(&task, ctx.header.height);
     if !in_window && !late_proof {
@@ -156,7 +167,10 @@ fn deadline_missed(end: &mut EndCtx, mut task: Task) {
         crate::tee::record_fault(&mut p);
         end.state.providers.insert(pid, p);
     }
-    end.events.push(Event::DeadlineMissed { task: task.id, provider: pid });
+    end.events.push(Event::DeadlineMissed {
+        task: task.id,
+        provider: pid,
+    });
     end.events.push(Event::Slashed {
         provider: pid,
         amount: taken,
@@ -172,7 +186,8 @@ fn deadline_missed(end: &mut EndCtx, mut task: Task) {
         end.events.push(Event::TaskRequeued { task: task.id });
         end.state.put_task(task);
     } else {
-        end.state.fail_and_refund(task, FailReason::DeadlinesMissed, &mut end.events);
+        end.state
+            .fail_and_refund(task, FailReason::DeadlinesMissed, &mut end.events);
     }
 }
 
@@ -194,7 +209,10 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
     let _ = end.state.credit(&p.owner, paid);
     p.open_tasks = p.open_tasks.saturating_sub(1);
     p.stats.tasks_completed += 1;
-    p.stats.total_latency_ms = p.stats.total_latency_ms.saturating_add(result.compute_time_ms);
+    p.stats.total_latency_ms = p
+        .stats
+        .total_latency_ms
+        .saturating_add(result.compute_time_ms);
     let shortened = crate::tee::window_shortened(&task);
     let horizon = end
         .header
@@ -228,7 +246,8 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
     task.status = TaskStatus::Completed;
     task.final_output = Some(result.output_hash);
     task.finalized_height = Some(end.header.height);
-    end.state.set_timer(&mut task, if keep_locked { Some(horizon) } else { None });
+    end.state
+        .set_timer(&mut task, if keep_locked { Some(horizon) } else { None });
     end.state.globals.tasks_completed += 1;
     end.results.push((task.id, result.output_hash));
     end.state.put_task(task);

@@ -57,10 +57,15 @@ impl State {
 
     /// Pending tasks in queue (admission) order.
     pub fn pending_tasks(&self) -> Vec<&Task> {
-        self.queue.values().filter_map(|id| self.tasks.get(id)).collect()
+        self.queue
+            .values()
+            .filter_map(|id| self.tasks.get(id))
+            .collect()
     }
 
-    pub fn accounts(&self) -> impl Iterator<Item = (&crate::types::Address, &crate::accounts::Account)> {
+    pub fn accounts(
+        &self,
+    ) -> impl Iterator<Item = (&crate::types::Address, &crate::accounts::Account)> {
         self.accounts.iter()
     }
 
@@ -115,7 +120,10 @@ impl State {
     }
 
     /// Inclusion proof of a task's leaf in the tasks tree.
-    pub fn task_proof(&self, id: &crate::types::TaskId) -> Option<crate::commit::tree::MerkleProof> {
+    pub fn task_proof(
+        &self,
+        id: &crate::types::TaskId,
+    ) -> Option<crate::commit::tree::MerkleProof> {
         self.tasks.proof(id)
     }
 }

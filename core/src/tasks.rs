@@ -84,7 +84,9 @@ impl TaskTerms {
     pub fn from_config(cfg: &Config, redundancy: Option<Redundancy>) -> Self {
         let (n, m) = match (cfg.verification_mode, redundancy) {
             (VerificationMode::MultiPartyRedundant, Some(r)) => (r.n, r.m),
-            (VerificationMode::MultiPartyRedundant, None) => (cfg.redundancy_n, cfg.redundancy_factor),
+            (VerificationMode::MultiPartyRedundant, None) => {
+                (cfg.redundancy_n, cfg.redundancy_factor)
+            }
             _ => (1, 1),
         };
         TaskTerms {
@@ -204,7 +206,12 @@ impl State {
     }
 
     /// Returns the escrowed fee to the submitter and marks the task failed.
-    pub(crate) fn fail_and_refund(&mut self, mut task: Task, reason: FailReason, events: &mut Vec<crate::events::Event>) {
+    pub(crate) fn fail_and_refund(
+        &mut self,
+        mut task: Task,
+        reason: FailReason,
+        events: &mut Vec<crate::events::Event>,
+    ) {
         self.dequeue(&mut task);
         self.set_timer(&mut task, None);
         let refund = task.fee;
@@ -214,7 +221,10 @@ impl State {
         // while supply is conserved.
         let _ = self.credit(&task.submitter, refund);
         self.globals.tasks_failed += 1;
-        events.push(Event::TaskFailed { task: task.id, reason });
+        events.push(Event::TaskFailed {
+            task: task.id,
+            reason,
+        });
         events.push(Event::Refunded {
             task: task.id,
             to: task.submitter,
@@ -226,7 +236,9 @@ impl State {
 
 fn check_redundancy(cfg: &Config, r: &Option<Redundancy>) -> Result<(), TxError> {
     let Some(r) = r else { return Ok(()) };
-    if cfg.verification_mode != VerificationMode::MultiPartyRedundant || !cfg.allow_per_task_redundancy {
+    if cfg.verification_mode != VerificationMode::MultiPartyRedundant
+        || !cfg.allow_per_task_redundancy
+    {
         return Err(TxError::RedundancyNotAllowed);
     }
     if !(3..=256).contains(&r.n) || r.m <= r.n / 2 || r.m > r.n {
@@ -322,9 +334,10 @@ pub(crate) fn expire_pending(state: &mut State, now_ms: u64, events: &mut Vec<Ev
         .queue
         .values()
         .filter(|id| {
-            state.tasks.get(id).is_some_and(|t| {
-                now_ms.saturating_sub(t.created_time_ms) > t.terms.timeout_ms
-            })
+            state
+                .tasks
+                .get(id)
+                .is_some_and(|t| now_ms.saturating_sub(t.created_time_ms) > t.terms.timeout_ms)
         })
         .copied()
         .collect();

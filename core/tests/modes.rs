@@ -877,7 +877,11 @@ fn m_of_n_all_agree() {
     settle(&mut c, &d.task, d.assigned_at);
     let each = (FEE - FEE / 20) / 5;
     let mut want = vec![("alice".to_string(), -(FEE as i128))];
-    want.extend(d.members.iter().map(|i| (op(*i), (each + reward(5)) as i128)));
+    want.extend(
+        d.members
+            .iter()
+            .map(|i| (op(*i), (each + reward(5)) as i128)),
+    );
     expect(&deltas(&c, &before), &want);
     assert_eq!(c.state.globals().treasury, FEE / 20);
     assert_eq!(locked_everywhere(&c), 0);

@@ -23,7 +23,14 @@ impl CollectionRoots {
     /// `blake3::derive_key("aivm v1 state root")`-keyed hash of the six roots in order.
     pub fn state_root(&self) -> Hash {
         let mut h = blake3::Hasher::new_derive_key("aivm v1 state root");
-        for r in [&self.accounts, &self.providers, &self.tasks, &self.models, &self.globals, &self.genesis] {
+        for r in [
+            &self.accounts,
+            &self.providers,
+            &self.tasks,
+            &self.models,
+            &self.globals,
+            &self.genesis,
+        ] {
             h.update(r);
         }
         *h.finalize().as_bytes()
