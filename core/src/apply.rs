@@ -132,6 +132,11 @@ pub fn check_header(state: &State, h: &Header) -> Result<(), BlockError> {
 
 /// Mempool admission: would this transaction be chargeable on `state` now?
 pub fn check_tx(state: &State, tx: &VerifiedTx) -> Result<(), CheckError> {
+    chargeable(state, tx).map(|_| ())
+}
+
+/// [`check_tx`], returning the signer's account so the caller need not look it up again.
+fn chargeable(state: &State, tx: &VerifiedTx) -> Result<crate::accounts::Account, CheckError> {
     if tx.body.chain_id != state.chain_id {
         return Err(CheckError::WrongChain {
             expected: state.chain_id.clone(),
@@ -153,21 +158,23 @@ pub fn check_tx(state: &State, tx: &VerifiedTx) -> Result<(), CheckError> {
             fee,
         });
     }
-    Ok(())
+    Ok(acct)
 }
 
 /// Charges fee and nonce, then runs the action on a copy that is kept only on success.
 fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
-    if let Err(e) = check_tx(state, tx) {
-        return Receipt {
-            tx: tx.hash,
-            status: TxStatus::Rejected(e),
-            fee: 0,
-            events: Vec::new(),
-        };
-    }
+    let mut acct = match chargeable(state, tx) {
+        Ok(acct) => acct,
+        Err(e) => {
+            return Receipt {
+                tx: tx.hash,
+                status: TxStatus::Rejected(e),
+                fee: 0,
+                events: Vec::new(),
+            }
+        }
+    };
     let fee = state.config.tx_fee;
-    let mut acct = state.account(&tx.signer);
     acct.balance -= fee;
     acct.nonce += 1;
     state.accounts.insert(tx.signer, acct);

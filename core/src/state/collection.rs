@@ -68,10 +68,13 @@ where
     }
 
     pub fn insert(&mut self, key: K, value: V) {
-        if !self.contains(&key) {
+        let existed = match self.pending.insert(key.clone(), Some(Arc::new(value))) {
+            Some(previous) => previous.is_some(),
+            None => self.map.get(&key).is_some_and(|e| e.value.is_some()),
+        };
+        if !existed {
             self.len = self.len.saturating_add(1);
         }
-        self.pending.insert(key, Some(Arc::new(value)));
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
