@@ -2,7 +2,7 @@
 //! block-end processing (timers, timeouts, assignment, epochs, roots, anchors).
 
 use crate::anchor::anchor_at;
-use crate::block::{tx_root, Block, Header};
+use crate::block::{Block, Header};
 use crate::commit::tree::{leaf_hash, reference_root};
 use crate::events::Event;
 use crate::outcome::{BlockError, BlockOutcome, CheckError, Receipt, TxError, TxStatus};
@@ -57,22 +57,29 @@ pub fn apply_observed(
     observe: &mut dyn FnMut(&State, Option<&Receipt>),
 ) -> Result<(State, BlockOutcome), BlockError> {
     check_header(state, &block.header)?;
-    if tx_root(&block.txs) != block.header.tx_root {
-        return Err(BlockError::TxRootMismatch);
-    }
     if verified.len() != block.txs.len() {
         return Err(BlockError::TxCountMismatch {
             expected: block.txs.len() as u64,
             got: verified.len() as u64,
         });
     }
+    // Verified transactions carry their hash already: hash only the refused ones.
+    let hashes: Vec<Hash> = block
+        .txs
+        .iter()
+        .zip(&verified)
+        .map(|(signed, v)| v.as_ref().map_or_else(|_| signed.hash(), |tx| tx.hash))
+        .collect();
+    if reference_root(&hashes) != block.header.tx_root {
+        return Err(BlockError::TxRootMismatch);
+    }
     let mut next = state.clone();
     let mut receipts = Vec::with_capacity(verified.len());
-    for (signed, v) in block.txs.iter().zip(verified) {
+    for (hash, v) in hashes.into_iter().zip(verified) {
         let receipt = match v {
             Ok(tx) => apply_tx(&mut next, &block.header, &tx),
             Err(e) => Receipt {
-                tx: signed.hash(),
+                tx: hash,
                 status: TxStatus::Rejected(CheckError::Auth(e)),
                 fee: 0,
                 events: Vec::new(),
@@ -103,9 +110,9 @@ pub fn apply_observed(
 
 /// Stateless-against-the-block header rules.
 pub fn check_header(state: &State, h: &Header) -> Result<(), BlockError> {
-    if h.chain_id != state.chain_id {
+    if *h.chain_id != *state.chain_id {
         return Err(BlockError::WrongChain {
-            expected: state.chain_id.clone(),
+            expected: state.chain_id.to_string(),
             got: h.chain_id.clone(),
         });
     }
@@ -137,9 +144,9 @@ pub fn check_tx(state: &State, tx: &VerifiedTx) -> Result<(), CheckError> {
 
 /// [`check_tx`], returning the signer's account so the caller need not look it up again.
 fn chargeable(state: &State, tx: &VerifiedTx) -> Result<crate::accounts::Account, CheckError> {
-    if tx.body.chain_id != state.chain_id {
+    if *tx.body.chain_id != *state.chain_id {
         return Err(CheckError::WrongChain {
-            expected: state.chain_id.clone(),
+            expected: state.chain_id.to_string(),
             got: tx.body.chain_id.clone(),
         });
     }
@@ -184,6 +191,7 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
         amount: fee,
     };
 
+    settle(state);
     let mut scratch = state.clone();
     let mut ctx = Ctx {
         state: &mut scratch,
@@ -196,6 +204,7 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
         Ok(()) => {
             let events = std::mem::take(&mut ctx.events);
             *state = scratch;
+            settle(state);
             Receipt {
                 tx: tx.hash,
                 status: TxStatus::Applied,
@@ -210,6 +219,15 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
             events: vec![fee_event],
         },
     }
+}
+
+/// Moves each collection's latest writes into its pending changes while no
+/// clone shares the state, so the next transaction's clone copies nothing of them.
+fn settle(state: &mut State) {
+    state.accounts.settle();
+    state.providers.settle();
+    state.tasks.settle();
+    state.models.settle();
 }
 
 fn dispatch(ctx: &mut Ctx, action: Action) -> Result<(), TxError> {
@@ -367,9 +385,9 @@ fn end_block(
     // The list restarts in the block after an anchor (not in the anchoring block
     // itself), so an anchor's state root is exactly its block's state root.
     if freq > 0 && header.height > 1 && (header.height - 1).is_multiple_of(freq) {
-        state.globals.unanchored_results_roots.clear();
+        std::sync::Arc::make_mut(&mut state.globals.unanchored_results_roots).clear();
     }
-    state.globals.unanchored_results_roots.push(results_root);
+    std::sync::Arc::make_mut(&mut state.globals.unanchored_results_roots).push(results_root);
     state.commit_roots();
     let anchor = anchor_at(
         &state.config.host_chain_id,

@@ -163,12 +163,14 @@ pub(crate) fn assign_pending(state: &mut State, header: &Header, events: &mut Ve
     let pending: Vec<TaskId> = state.queue.values().copied().collect();
     let mut cache = CandidateCache::default();
     for id in pending {
-        let Some(task) = state.tasks.get(&id).cloned() else {
+        let Some(task) = state
+            .tasks
+            .get(&id)
+            .filter(|t| t.created_height < header.height && t.status == TaskStatus::Pending)
+            .cloned()
+        else {
             continue;
         };
-        if task.created_height >= header.height || task.status != TaskStatus::Pending {
-            continue;
-        }
         match task.terms.mode {
             VerificationMode::MultiPartyRedundant => {
                 crate::redundant::assign(state, task, header, events);

@@ -79,7 +79,7 @@ impl State {
             return Err(GenesisError::BadChainId);
         }
         let mut state = State {
-            chain_id: g.chain_id.clone(),
+            chain_id: Arc::from(g.chain_id.as_str()),
             config: Arc::new(g.config.clone()),
             governance: g.governance,
             genesis_hash: g.hash(),

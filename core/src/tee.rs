@@ -22,6 +22,8 @@
 //! (up to the fee it paid), then the challenger gets its bounty, and the rest
 //! goes the way of any other slash.
 
+use std::sync::Arc;
+
 use crate::apply::EndCtx;
 use crate::attestation::{verify_attestation, AttestationError, DeviceStatus, SignedAttestation};
 use crate::events::Event;
@@ -259,7 +261,7 @@ pub(crate) fn revoke_measurement(
     height: u64,
     events: &mut Vec<Event>,
 ) {
-    let list = &mut state.globals.revoked_measurements;
+    let list = Arc::make_mut(&mut state.globals.revoked_measurements);
     if let Err(pos) = list.binary_search(&measurement) {
         list.insert(pos, measurement);
         events.push(Event::MeasurementRevoked { measurement });

@@ -36,6 +36,7 @@ fn replay_corpus(target: &str, check: fn(&[u8])) {
         })
         .map(|p| p.display().to_string())
         .collect();
+    eprintln!("{target}: replayed {} corpus files", files.len());
     assert!(
         failed.is_empty(),
         "{target}: {} corpus files fail:\n{}",

@@ -1,16 +1,19 @@
 //! A keyed collection that commits to its contents: an ordered persistent map,
 //! a permanent slot per key, and an incremental Merkle tree over the slots.
 //!
-//! Changes since the last `commit` live in a small `pending` map on top of the
-//! committed one. A transaction runs on an O(1) clone of the state and is kept
-//! or dropped whole, so every write copies the path to its key in the map it
-//! lands in: in the pending map that path is short (a block's changes), where
-//! in the committed map it would be the full depth of a large collection and
-//! would be copied again by every later transaction touching it. `commit`
-//! folds the pending changes into the committed map once per block, in key
-//! order. Values sit behind an `Arc`, so copying a path copies pointers, not
-//! entities; each committed entry carries its slot, so a commit finds both
-//! with one lookup.
+//! Three layers, newest first, so that a write costs little:
+//! - `recent`: the last few writes, unsorted. A transaction runs on an O(1)
+//!   clone of the state that is kept or dropped whole; its writes land here,
+//!   so the clone copies no map path. [`Collection::settle`] moves them into
+//!   `pending` once the clone has replaced the original (no longer shared,
+//!   so in place); a full `recent` settles by itself.
+//! - `pending`: every change since the last `commit`, a small map (a block's
+//!   changes), cheap to copy a path of.
+//! - `map`: the committed contents, large; `commit` folds `pending` into it
+//!   once per block, in key order, and each entry carries its slot so the
+//!   fold finds both with one lookup.
+//!
+//! Values sit behind an `Arc`, so copying a path copies pointers, not entities.
 
 use std::sync::Arc;
 
@@ -35,16 +38,24 @@ pub struct Collection<K: Ord + Clone, V: Clone> {
     /// Keys changed since the last `commit`, with their current value (`None`:
     /// removed). Its keys are exactly the changed keys.
     pending: OrdMap<K, Option<Arc<V>>>,
-    /// Number of live entries (committed plus pending).
+    /// The latest writes, not yet in `pending`; at most one per key and
+    /// [`RECENT_MAX`] in all.
+    recent: Vec<(K, Option<Arc<V>>)>,
+    /// Number of live entries (all layers together).
     len: u64,
     tree: FlatTree,
 }
+
+/// Bound on `recent`: lookups scan it, and a transaction rarely writes more
+/// entries of one collection than this.
+const RECENT_MAX: usize = 8;
 
 impl<K: Ord + Clone, V: Clone> Default for Collection<K, V> {
     fn default() -> Self {
         Collection {
             map: OrdMap::new(),
             pending: OrdMap::new(),
+            recent: Vec::new(),
             len: 0,
             tree: FlatTree::new(),
         }
@@ -57,6 +68,9 @@ where
     V: Clone + Serialize,
 {
     pub fn get(&self, key: &K) -> Option<&V> {
+        if let Some((_, recent)) = self.recent.iter().find(|(k, _)| k == key) {
+            return recent.as_deref();
+        }
         match self.pending.get(key) {
             Some(changed) => changed.as_deref(),
             None => self.map.get(key).and_then(|e| e.value.as_deref()),
@@ -68,22 +82,39 @@ where
     }
 
     pub fn insert(&mut self, key: K, value: V) {
-        let existed = match self.pending.insert(key.clone(), Some(Arc::new(value))) {
-            Some(previous) => previous.is_some(),
-            None => self.map.get(&key).is_some_and(|e| e.value.is_some()),
-        };
-        if !existed {
+        if !self.contains(&key) {
             self.len = self.len.saturating_add(1);
         }
+        self.write(key, Some(Arc::new(value)));
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
         let old = self.get(key).cloned();
         if old.is_some() {
             self.len = self.len.saturating_sub(1);
-            self.pending.insert(key.clone(), None);
+            self.write(key.clone(), None);
         }
         old
+    }
+
+    fn write(&mut self, key: K, value: Option<Arc<V>>) {
+        if let Some((_, slot)) = self.recent.iter_mut().find(|(k, _)| *k == key) {
+            *slot = value;
+            return;
+        }
+        if self.recent.len() >= RECENT_MAX {
+            self.settle();
+        }
+        self.recent.push((key, value));
+    }
+
+    /// Moves the latest writes into the block's pending changes. Contents and
+    /// roots do not change; call it on a state no clone shares, where it
+    /// costs no copying.
+    pub fn settle(&mut self) {
+        for (key, value) in self.recent.drain(..) {
+            self.pending.insert(key, value);
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -95,7 +126,8 @@ where
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        Merged::new(live(self.map.iter()), self.pending.iter())
+        let older = Merged::new(live(self.map.iter()), changes(self.pending.iter()));
+        Merged::new(older, self.recent_sorted(|_| true).into_iter())
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
@@ -104,21 +136,44 @@ where
 
     pub fn range<R: core::ops::RangeBounds<K>>(&self, r: R) -> impl Iterator<Item = (&K, &V)> {
         let bounds = (r.start_bound().cloned(), r.end_bound().cloned());
-        Merged::new(
+        let older = Merged::new(
             live(self.map.range(bounds.clone())),
-            self.pending.range(bounds),
+            changes(self.pending.range(bounds.clone())),
+        );
+        Merged::new(
+            older,
+            self.recent_sorted(|k| core::ops::RangeBounds::contains(&bounds, k))
+                .into_iter(),
         )
+    }
+
+    /// The latest writes whose key passes `keep`, in key order.
+    fn recent_sorted(&self, keep: impl Fn(&K) -> bool) -> Vec<(&K, Option<&V>)> {
+        let mut out: Vec<(&K, Option<&V>)> = self
+            .recent
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k, v.as_deref()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
     }
 
     /// Number of keys changed since the last commit.
     pub fn dirty_len(&self) -> u64 {
-        self.pending.len() as u64
+        let only_recent = self
+            .recent
+            .iter()
+            .filter(|(k, _)| !self.pending.contains_key(k))
+            .count();
+        (self.pending.len() + only_recent) as u64
     }
 
     /// Folds the changed keys into the tree: O(changed x log n). New keys take
     /// the next slots in key order, so the result does not depend on the order
     /// in which transactions touched them.
     pub fn commit(&mut self) {
+        self.settle();
         if self.pending.is_empty() {
             return;
         }
@@ -212,58 +267,139 @@ fn canonical_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
 /// The live committed entries (removed keys keep only their slot).
 fn live<'a, K: 'a, V: 'a>(
     entries: impl Iterator<Item = (&'a K, &'a Entry<V>)>,
-) -> impl Iterator<Item = (&'a K, &'a Arc<V>)> {
-    entries.filter_map(|(k, e)| e.value.as_ref().map(|v| (k, v)))
+) -> impl Iterator<Item = (&'a K, &'a V)> {
+    entries.filter_map(|(k, e)| e.value.as_deref().map(|v| (k, v)))
 }
 
-/// The committed entries overlaid with the pending changes, in key order.
-struct Merged<'a, K: 'a, V: 'a, I, J>
-where
-    I: Iterator<Item = (&'a K, &'a Arc<V>)>,
-    J: Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
-{
-    committed: core::iter::Peekable<I>,
-    pending: core::iter::Peekable<J>,
+/// Pending changes as (key, new value or `None` when removed).
+fn changes<'a, K: 'a, V: 'a>(
+    entries: impl Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
+) -> impl Iterator<Item = (&'a K, Option<&'a V>)> {
+    entries.map(|(k, v)| (k, v.as_deref()))
 }
 
-impl<'a, K, V, I, J> Merged<'a, K, V, I, J>
-where
-    I: Iterator<Item = (&'a K, &'a Arc<V>)>,
-    J: Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
-{
-    fn new(committed: I, pending: J) -> Self {
+/// Entries overlaid with newer changes, both in key order: the result in key order.
+struct Merged<I: Iterator, J: Iterator> {
+    older: core::iter::Peekable<I>,
+    newer: core::iter::Peekable<J>,
+}
+
+impl<I: Iterator, J: Iterator> Merged<I, J> {
+    fn new(older: I, newer: J) -> Self {
         Merged {
-            committed: committed.peekable(),
-            pending: pending.peekable(),
+            older: older.peekable(),
+            newer: newer.peekable(),
         }
     }
 }
 
-impl<'a, K: Ord, V, I, J> Iterator for Merged<'a, K, V, I, J>
+impl<'a, K: Ord + 'a, V: 'a, I, J> Iterator for Merged<I, J>
 where
-    I: Iterator<Item = (&'a K, &'a Arc<V>)>,
-    J: Iterator<Item = (&'a K, &'a Option<Arc<V>>)>,
+    I: Iterator<Item = (&'a K, &'a V)>,
+    J: Iterator<Item = (&'a K, Option<&'a V>)>,
 {
     type Item = (&'a K, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
         use core::cmp::Ordering;
         loop {
-            let order = match (self.committed.peek(), self.pending.peek()) {
+            let order = match (self.older.peek(), self.newer.peek()) {
                 (None, None) => return None,
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some((c, _)), Some((p, _))) => c.cmp(p),
+                (Some((o, _)), Some((n, _))) => o.cmp(n),
             };
             if order == Ordering::Less {
-                return self.committed.next().map(|(k, v)| (k, &**v));
+                return self.older.next();
             }
             if order == Ordering::Equal {
-                // The pending change replaces the committed entry.
-                self.committed.next();
+                // The newer change replaces the older entry.
+                self.older.next();
             }
-            if let Some((k, Some(v))) = self.pending.next() {
-                return Some((k, &**v));
+            if let Some((k, Some(v))) = self.newer.next() {
+                return Some((k, v));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::commit::tree::reference_root;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u16, u64),
+        Remove(u16),
+        Settle,
+        Commit,
+        /// Writes on a clone that is then dropped: the original must not change.
+        Discarded(u16, u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            8 => (0u16..64, any::<u64>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            3 => (0u16..64).prop_map(Op::Remove),
+            1 => Just(Op::Settle),
+            1 => Just(Op::Commit),
+            1 => (0u16..64, any::<u64>()).prop_map(|(k, v)| Op::Discarded(k, v)),
+        ]
+    }
+
+    fn same_contents(
+        c: &Collection<u16, u64>,
+        model: &BTreeMap<u16, u64>,
+    ) -> Result<(), TestCaseError> {
+        let all: Vec<(u16, u64)> = c.iter().map(|(k, v)| (*k, *v)).collect();
+        prop_assert_eq!(
+            &all,
+            &model.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>()
+        );
+        let ranged: Vec<u16> = c.range(10..40).map(|(k, _)| *k).collect();
+        prop_assert_eq!(
+            ranged,
+            model.range(10..40).map(|(k, _)| *k).collect::<Vec<_>>()
+        );
+        prop_assert_eq!(c.len(), model.len() as u64);
+        for k in 0u16..64 {
+            prop_assert_eq!(c.get(&k), model.get(&k));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Every layering of the writes (recent, pending, committed) reads the
+        /// same, and the committed root is the root of a full rebuild.
+        #[test]
+        fn layers_read_like_one_map(ops in prop::collection::vec(op(), 1..300)) {
+            let mut c: Collection<u16, u64> = Collection::default();
+            let mut model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        c.insert(k, v);
+                        model.insert(k, v);
+                    }
+                    Op::Remove(k) => prop_assert_eq!(c.remove(&k), model.remove(&k)),
+                    Op::Settle => c.settle(),
+                    Op::Commit => {
+                        c.commit();
+                        prop_assert_eq!(c.dirty_len(), 0);
+                        prop_assert_eq!(c.root(), reference_root(&c.leaves_from_scratch()));
+                    }
+                    Op::Discarded(k, v) => {
+                        let mut copy = c.clone();
+                        copy.insert(k, v);
+                        copy.remove(&k.wrapping_add(1));
+                    }
+                }
+                same_contents(&c, &model)?;
             }
         }
     }

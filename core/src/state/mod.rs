@@ -38,10 +38,11 @@ pub struct Globals {
     pub receipts_processed: u64,
     /// Next sequence number of the pending queue.
     pub queue_seq: u64,
-    /// Measurements of TEE software stacks disproven by a fraud proof.
-    pub revoked_measurements: Vec<Hash>,
+    /// Measurements of TEE software stacks disproven by a fraud proof, sorted.
+    /// Shared (`Arc`) so that the per-transaction copy of the state stays O(1).
+    pub revoked_measurements: Arc<Vec<Hash>>,
     /// Results roots of the blocks since the last anchor, oldest first.
-    pub unanchored_results_roots: Vec<Hash>,
+    pub unanchored_results_roots: Arc<Vec<Hash>>,
 }
 
 /// Chain position: what the next block must link to.
@@ -54,7 +55,8 @@ pub struct Tip {
 
 #[derive(Clone, Debug)]
 pub struct State {
-    pub(crate) chain_id: String,
+    /// Shared so that the per-transaction copy of the state allocates nothing.
+    pub(crate) chain_id: Arc<str>,
     pub(crate) config: Arc<Config>,
     pub(crate) governance: Option<Address>,
     pub(crate) genesis_hash: Hash,
