@@ -775,15 +775,34 @@ fn disprove(
         0
     };
     let winners: Vec<Address> = claimant.into_iter().collect();
+    pay_out_disproven(
+        end,
+        task,
+        taken.saturating_sub(compensated),
+        &winners,
+        referees,
+    );
+}
+
+/// The slash of a disproven result: the winner share to `winners`, the
+/// referee share to the majority `referees`, the rest burned; then the task
+/// fails with a refund of whatever fee it still escrows.
+pub(crate) fn pay_out_disproven(
+    end: &mut EndCtx,
+    task: Task,
+    pool: Amount,
+    winners: &[Address],
+    referees: &[Address],
+) {
     let t = &task.terms;
     share_out(
         end.state,
         &mut end.events,
-        taken.saturating_sub(compensated),
+        pool,
         &[
             Share {
                 bps: t.winner_share_bps,
-                to: &winners,
+                to: winners,
             },
             Share {
                 bps: t.referee_reward_share_bps,

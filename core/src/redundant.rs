@@ -314,23 +314,7 @@ pub(crate) fn close(end: &mut EndCtx, task: Task, how: Close) {
             winners.extend(claimant);
             winners.sort();
             winners.dedup();
-            share_out(
-                end.state,
-                &mut end.events,
-                pool,
-                &[
-                    Share {
-                        bps: t.winner_share_bps,
-                        to: &winners,
-                    },
-                    Share {
-                        bps: t.referee_reward_share_bps,
-                        to: referees,
-                    },
-                ],
-            );
-            end.state
-                .fail_and_refund(task, FailReason::Disproven, &mut end.events);
+            crate::dispute::pay_out_disproven(end, task, pool, &winners, referees);
         }
         Close::NoAgreement => {
             let (pool, _) = settle_members(end, &task, None);

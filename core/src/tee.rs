@@ -142,7 +142,7 @@ pub(crate) fn release_after_horizon(end: &mut EndCtx, mut task: Task) {
     let Some(result) = task.result.clone() else {
         return;
     };
-    release_collateral(
+    crate::dispute::release(
         end.state,
         &result.provider,
         result.collateral,
@@ -152,28 +152,12 @@ pub(crate) fn release_after_horizon(end: &mut EndCtx, mut task: Task) {
     end.state.put_task(task);
 }
 
-fn release_collateral(
-    state: &mut State,
-    pid: &crate::types::ProviderId,
-    amount: Amount,
-    events: &mut Vec<Event>,
-) {
-    if let Some(mut p) = state.providers.get(pid).cloned() {
-        p.locked = p.locked.saturating_sub(amount);
-        state.providers.insert(*pid, p);
-        events.push(Event::CollateralReleased {
-            provider: *pid,
-            amount,
-        });
-    }
-}
-
 /// A late dispute ended without disproving the result (the provider won, or
 /// the referees could not agree): the task is Completed again and, a verdict
 /// being final, its collateral is released at once.
 pub(crate) fn close_late_dispute(state: &mut State, mut task: Task, events: &mut Vec<Event>) {
     if let Some(result) = task.result.clone() {
-        release_collateral(state, &result.provider, result.collateral, events);
+        crate::dispute::release(state, &result.provider, result.collateral, events);
     }
     task.status = TaskStatus::Completed;
     state.set_timer(&mut task, None);
