@@ -28,8 +28,114 @@ pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, Decode
 /// blake3 of the canonical bytes under a domain key, the one way aivm names a value.
 pub fn digest<T: Serialize + ?Sized>(domain: &str, value: &T) -> crate::types::Hash {
     let mut h = blake3::Hasher::new_derive_key(domain);
-    h.update(&encode(value));
+    hash_into(&mut h, value);
     *h.finalize().as_bytes()
+}
+
+/// Feeds the canonical bytes of `value` to `hasher`, as `hasher.update(&encode(value))`
+/// would, without building them in a `Vec` (blake3 streams, so the split is invisible).
+pub fn hash_into<T: Serialize + ?Sized>(hasher: &mut blake3::Hasher, value: &T) {
+    let sink = HashSink {
+        hasher,
+        buf: [0; SINK_BUF],
+        len: 0,
+    };
+    // The sink never fails and our types never fail to serialize (see `encode`).
+    let _ = postcard::serialize_with_flavor(value, sink);
+}
+
+/// Whether `value` encodes to exactly `bytes`, as `encode(value) == bytes`, without
+/// allocating the encoding.
+pub fn encodes_to<T: Serialize + ?Sized>(value: &T, bytes: &[u8]) -> bool {
+    let sink = CompareSink { rest: bytes };
+    matches!(postcard::serialize_with_flavor(value, sink), Ok(true))
+}
+
+const SINK_BUF: usize = 256;
+
+/// Postcard pushes one byte at a time (varints, fixed arrays), and a blake3
+/// `update` per byte costs far more than the byte: batch them.
+struct HashSink<'a> {
+    hasher: &'a mut blake3::Hasher,
+    buf: [u8; SINK_BUF],
+    len: usize,
+}
+
+impl HashSink<'_> {
+    fn flush(&mut self) {
+        if let Some(pending) = self.buf.get(..self.len) {
+            self.hasher.update(pending);
+        }
+        self.len = 0;
+    }
+}
+
+impl postcard::ser_flavors::Flavor for HashSink<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        if self.len >= SINK_BUF {
+            self.flush();
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = data;
+            self.len += 1;
+        }
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        match self.buf.get_mut(self.len..self.len.saturating_add(data.len())) {
+            Some(room) => {
+                room.copy_from_slice(data);
+                self.len += data.len();
+            }
+            None => {
+                self.flush();
+                self.hasher.update(data);
+            }
+        }
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<()> {
+        self.flush();
+        Ok(())
+    }
+}
+
+/// Checks the encoding against expected bytes as it is produced.
+struct CompareSink<'a> {
+    rest: &'a [u8],
+}
+
+impl postcard::ser_flavors::Flavor for CompareSink<'_> {
+    /// Whether every expected byte was produced (and no more).
+    type Output = bool;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        match self.rest.split_first() {
+            Some((&b, rest)) if b == data => {
+                self.rest = rest;
+                Ok(())
+            }
+            _ => Err(postcard::Error::SerializeBufferFull),
+        }
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        match self.rest.split_at_checked(data.len()) {
+            Some((head, rest)) if head == data => {
+                self.rest = rest;
+                Ok(())
+            }
+            _ => Err(postcard::Error::SerializeBufferFull),
+        }
+    }
+
+    fn finalize(self) -> postcard::Result<bool> {
+        Ok(self.rest.is_empty())
+    }
 }
 
 #[cfg(test)]
@@ -45,5 +151,30 @@ mod tests {
         assert_eq!(decode::<u64>(&trailing), Err(DecodeError::TrailingBytes(1)));
         // 5 encoded as a two-byte varint is valid LEB128 but not canonical.
         assert_eq!(decode::<u64>(&[0x85, 0x00]), Err(DecodeError::NonCanonical));
+    }
+
+    #[test]
+    fn streamed_hash_and_comparison_match_the_encoding() {
+        // Long enough to overflow the sink's buffer, with pushes and extends mixed.
+        let value: (Vec<u8>, Vec<u64>, String, [u8; 32]) = (
+            (0..=255).chain(0..=255).collect(),
+            (0..300).map(|i| i * 1_000_003).collect(),
+            "x".repeat(700),
+            [7; 32],
+        );
+        let bytes = encode(&value);
+        let mut streamed = blake3::Hasher::new_derive_key("test");
+        hash_into(&mut streamed, &value);
+        let mut whole = blake3::Hasher::new_derive_key("test");
+        whole.update(&bytes);
+        assert_eq!(streamed.finalize(), whole.finalize());
+        assert!(encodes_to(&value, &bytes));
+        assert!(!encodes_to(&value, &bytes[..bytes.len() - 1]));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(!encodes_to(&value, &longer));
+        let mut changed = bytes.clone();
+        changed[600] ^= 1;
+        assert!(!encodes_to(&value, &changed));
     }
 }

@@ -1064,3 +1064,231 @@ fn revocation_in_the_block_a_shortened_window_ends_lets_it_close() {
     assert!(done.timer.is_some(), "still slashable until its horizon");
     c.state.check_invariants().unwrap();
 }
+
+// ---- snapshots: events per block and who gained or lost what ------------------------------
+
+/// Everything a party holds (balance, bonds, unclaimed rewards) plus the tx
+/// fees it paid, so that deltas show only what the protocol moved.
+fn wealth(c: &Chain, name: &str) -> i128 {
+    let a = Chain::addr(name);
+    let acct = c.state.account(&a);
+    let staked: u128 = c
+        .state
+        .providers()
+        .iter()
+        .filter(|p| p.owner == a)
+        .map(|p| p.bond + p.stats.pending_rewards)
+        .sum();
+    (acct.balance + staked + u128::from(acct.nonce) * c.state.config().tx_fee) as i128
+}
+
+/// Supply-side totals that, with the parties' deltas, account for every unit.
+fn totals(c: &Chain) -> (u128, u128, u128) {
+    let g = c.state.globals();
+    (g.total_minted, g.total_burned, g.treasury)
+}
+
+struct Snap {
+    parties: Vec<&'static str>,
+    wealth: Vec<i128>,
+    totals: (u128, u128, u128),
+    start: u64,
+}
+
+impl Snap {
+    fn begin(c: &Chain, parties: &[&'static str]) -> Snap {
+        Snap {
+            parties: parties.to_vec(),
+            wealth: parties.iter().map(|n| wealth(c, n)).collect(),
+            totals: totals(c),
+            start: c.state.height() + 1,
+        }
+    }
+
+    /// Events from `start` with ids and hashes replaced by `names`, then every
+    /// nonzero wealth change and the minted / burned / treasury totals. Checks
+    /// that the parties' changes are exactly what was minted, minus what was
+    /// burned or kept by the treasury.
+    fn render(&self, c: &Chain, names: &[(String, String)]) -> String {
+        let mut names = names.to_vec();
+        for n in self.parties.iter().copied().chain(["proposer"]) {
+            names.push((format!("{:?}", Chain::addr(n)), n.to_string()));
+        }
+        let mut out = String::new();
+        for o in c.outcomes.iter().filter(|o| o.height >= self.start) {
+            let tx_lines = o.receipts.iter().flat_map(|r| {
+                let st = match &r.status {
+                    TxStatus::Applied => None,
+                    s => Some(format!("tx {s:?}")),
+                };
+                st.into_iter().chain(
+                    r.events
+                        .iter()
+                        .filter(|e| interesting(e))
+                        .map(|e| format!("{e:?}")),
+                )
+            });
+            let end_lines = o
+                .end_events
+                .iter()
+                .filter(|e| interesting(e))
+                .map(|e| format!("end {e:?}"));
+            for mut line in tx_lines.chain(end_lines) {
+                for (from, to) in &names {
+                    line = line.replace(from, to);
+                }
+                out.push_str(&format!("{:>3} {line}\n", o.height));
+            }
+        }
+        out.push('\n');
+        let mut sum = 0i128;
+        for (n, w) in self.parties.iter().zip(&self.wealth) {
+            let d = wealth(c, n) - w;
+            sum += d;
+            if d != 0 {
+                out.push_str(&format!("{n}: {d:+}\n"));
+            }
+        }
+        let (m0, b0, t0) = self.totals;
+        let (m1, b1, t1) = totals(c);
+        let (minted, burned, treasury) = (m1 - m0, b1 - b0, t1 - t0);
+        assert_eq!(
+            sum,
+            minted as i128 - burned as i128 - treasury as i128,
+            "the parties' changes are what the protocol minted, burned and kept"
+        );
+        out.push_str(&format!(
+            "minted: {minted}\nburned: {burned}\ntreasury: {treasury}\n"
+        ));
+        out
+    }
+}
+
+fn interesting(e: &Event) -> bool {
+    !matches!(
+        e,
+        Event::FeePaid { .. } | Event::ProposerPaid { .. } | Event::EpochStarted { .. }
+    )
+}
+
+fn named<T: std::fmt::Debug>(v: T, name: &str) -> (String, String) {
+    (format!("{v:?}"), name.to_string())
+}
+
+#[test]
+fn tee_shortcut_happy_path_snapshot() {
+    let mut c = chain(tee_config());
+    let pid = register(&mut c, "bob", Some(Ev::default().for_name("bob")));
+    let snap = Snap::begin(&c, &["alice", "bob", "carol", "dave"]);
+    let t = submit(&mut c, "alice", 1);
+    post_all(&mut c, "bob", &t);
+    let posted = c.state.height();
+    assert_eq!(window_len(&c, &t[0]), 10);
+    let collateral = c.state.config().task_collateral;
+    c.advance(10).unwrap();
+    let task = c.state.task(&t[0]).unwrap().clone();
+    assert_eq!(task.status, TaskStatus::Completed);
+    assert_eq!(c.state.provider(&pid).unwrap().locked, collateral);
+    c.advance(200).unwrap();
+    assert_eq!(c.state.provider(&pid).unwrap().locked, 0);
+    assert_eq!(c.state.height(), posted + 210);
+    let names = [
+        named(pid, "P(bob)"),
+        named(t[0], "task"),
+        named([9u8; 32], "OUT"),
+    ];
+    insta::assert_snapshot!("tee_shortcut_happy_path", snap.render(&c, &names));
+}
+
+#[test]
+fn tee_late_fraud_proof_snapshot() {
+    let mut c = chain_with_referees(Config {
+        referee_commit_blocks: 3,
+        referee_reveal_blocks: 3,
+        ..tee_config()
+    });
+    let bob = register(&mut c, "bob", Some(Ev::default().for_name("bob")));
+    let mut names = vec![named(bob, "P(bob)")];
+    // Dave carries the same measurement and serves another model.
+    let nonce = c.state.account(&Chain::addr("dave")).nonce;
+    let tx = c.tx(
+        "dave",
+        Action::RegisterProvider {
+            endpoint: "https://dave.example".into(),
+            gpus: vec![],
+            models: vec!["zen-mini-0.5b".into()],
+            bond: 100 * E18,
+            attestation: Some(Ev::default().for_name("dave")),
+        },
+    );
+    assert!(c.block(vec![tx]).unwrap().receipts[0].is_applied());
+    let dave = ProviderId::derive(&Chain::addr("dave"), nonce);
+    names.push(named(dave, "P(dave)"));
+    let mut parties = vec!["alice", "bob", "carol", "dave", "erin"];
+    parties.extend(REFS);
+    let snap = Snap::begin(&c, &parties);
+
+    let t = submit(&mut c, "alice", 1);
+    // Referees join after the task went to bob.
+    for r in REFS {
+        let p = register(&mut c, r, None);
+        names.push(named(p, &format!("P({r})")));
+    }
+    post_all(&mut c, "bob", &t);
+    let posted = c.state.height();
+    // Erin's task reaches dave while bob's shortened window runs.
+    let tx = c.tx(
+        "erin",
+        Action::SubmitTask {
+            model: "zen-mini-0.5b".into(),
+            task_type: TaskType::Inference,
+            input_hash: [1; 32],
+            inline_input: vec![],
+            fee: FEE,
+            redundancy: None,
+        },
+    );
+    c.block(vec![tx]).unwrap();
+    let t2 = TaskId::derive(&Chain::addr("erin"), 0);
+    c.advance(1).unwrap();
+    assert_eq!(c.state.task(&t2).unwrap().provider, Some(dave));
+    c.advance(posted + 10 - c.state.height()).unwrap();
+    assert_eq!(c.state.task(&t[0]).unwrap().status, TaskStatus::Completed);
+    // Dave posts right after bob's result finalised: its window ends after the verdict.
+    let tx = c.tx("dave", post_action(t2, dave, 9));
+    assert!(c.block(vec![tx]).unwrap().receipts[0].is_applied());
+    let dave_posted = c.state.height();
+    assert_eq!(window_len(&c, &t2), 10);
+
+    late_challenge(&mut c, "carol", t[0], [1; 32]);
+    let verdict = referees_vote(&mut c, t[0], [1; 32], "carol", [1; 32], 0);
+    assert!(verdict < dave_posted + 10);
+    assert_eq!(c.state.task(&t[0]).unwrap().status, TaskStatus::Failed);
+    assert_eq!(c.state.revoked_measurements(), &[MEASUREMENT]);
+    assert!(c.state.provider(&dave).unwrap().attestation.is_none());
+    assert_eq!(
+        c.state
+            .task(&t2)
+            .unwrap()
+            .result
+            .as_ref()
+            .unwrap()
+            .window_end,
+        dave_posted + 100
+    );
+    // Dave's result now finalises on the full window, with no horizon after it.
+    c.advance(dave_posted + 100 - c.state.height()).unwrap();
+    let done = c.state.task(&t2).unwrap();
+    assert_eq!((done.status, done.timer), (TaskStatus::Completed, None));
+    assert_eq!(c.state.provider(&dave).unwrap().locked, 0);
+    assert_eq!(c.state.provider(&bob).unwrap().locked, 0);
+
+    names.extend([
+        named(t[0], "task"),
+        named(t2, "task2"),
+        named([9u8; 32], "OUT"),
+        named([1u8; 32], "TRUE"),
+        named(MEASUREMENT, "MEASUREMENT"),
+    ]);
+    insta::assert_snapshot!("tee_late_fraud_proof", snap.render(&c, &names));
+}

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use aivm_core::encoding::{decode, encode};
+use aivm_core::encoding::{decode, encodes_to};
 use aivm_core::error::DecodeError;
 use aivm_core::events::Event;
 use aivm_core::tx::AuthError;
@@ -967,7 +967,7 @@ impl Session {
             })?;
         let roots_match =
             outcome.state_root == p.state_root && outcome.results_root == p.results_root;
-        let outcome_match = p.outcome.is_empty() || encode(&outcome) == p.outcome;
+        let outcome_match = p.outcome.is_empty() || encodes_to(&outcome, &p.outcome);
         if !roots_match || !outcome_match {
             return Err(ReplayError::Divergence(Box::new(Divergence {
                 height: p.height,
@@ -1237,6 +1237,7 @@ impl Replayer {
 mod tests {
     use super::*;
     use crate::demo::fixture::{relog, small};
+    use aivm_core::encoding::encode;
     use aivm_core::{apply_block, CheckError};
 
     fn opts(threads: usize) -> ReplayOptions {
