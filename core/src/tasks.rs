@@ -221,15 +221,23 @@ impl State {
         // while supply is conserved.
         let _ = self.credit(&task.submitter, refund);
         self.globals.tasks_failed += 1;
+        // A result disproven after it was paid (a late TEE fraud proof) was
+        // counted as completed: it is a failure now, not both.
+        if task.finalized_height.is_some() {
+            self.globals.tasks_completed = self.globals.tasks_completed.saturating_sub(1);
+        }
         events.push(Event::TaskFailed {
             task: task.id,
             reason,
         });
-        events.push(Event::Refunded {
-            task: task.id,
-            to: task.submitter,
-            amount: refund,
-        });
+        // The fee of a late-disproven task was already paid out: nothing to refund.
+        if refund > 0 {
+            events.push(Event::Refunded {
+                task: task.id,
+                to: task.submitter,
+                amount: refund,
+            });
+        }
         self.put_task(task);
     }
 }
