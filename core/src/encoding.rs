@@ -51,6 +51,36 @@ pub fn encodes_to<T: Serialize + ?Sized>(value: &T, bytes: &[u8]) -> bool {
     matches!(postcard::serialize_with_flavor(value, sink), Ok(true))
 }
 
+/// Writes the canonical bytes of `value` into `buf` (cleared first), reusing its
+/// capacity: the bytes of [`encode`].
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) {
+    buf.clear();
+    // As in `encode`: cannot fail for our types, and the sink never fails.
+    let _ = postcard::serialize_with_flavor(value, VecSink(buf));
+}
+
+/// Appends to a borrowed `Vec` (postcard's own `Vec` flavors either allocate
+/// anew or push byte by byte through `Extend`).
+struct VecSink<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for VecSink<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
 const SINK_BUF: usize = 256;
 
 /// Postcard pushes one byte at a time (varints, fixed arrays), and a blake3
@@ -85,7 +115,10 @@ impl postcard::ser_flavors::Flavor for HashSink<'_> {
     }
 
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        match self.buf.get_mut(self.len..self.len.saturating_add(data.len())) {
+        match self
+            .buf
+            .get_mut(self.len..self.len.saturating_add(data.len()))
+        {
             Some(room) => {
                 room.copy_from_slice(data);
                 self.len += data.len();
@@ -169,6 +202,9 @@ mod tests {
         whole.update(&bytes);
         assert_eq!(streamed.finalize(), whole.finalize());
         assert!(encodes_to(&value, &bytes));
+        let mut reused = vec![1, 2, 3];
+        encode_into(&value, &mut reused);
+        assert_eq!(reused, bytes);
         assert!(!encodes_to(&value, &bytes[..bytes.len() - 1]));
         let mut longer = bytes.clone();
         longer.push(0);

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use imbl::OrdMap;
 use serde::Serialize;
 
-use crate::commit::tree::{FlatTree, MerkleProof, EMPTY_LEAF, LEAF_KEY};
-use crate::encoding::hash_into;
+use crate::commit::tree::{leaf_hash, FlatTree, MerkleProof, EMPTY_LEAF};
+use crate::encoding::encode_into;
 use crate::types::Hash;
 
 /// A committed key: its permanent slot and its value (`None` once removed; the
@@ -181,9 +181,10 @@ where
         let pending = std::mem::take(&mut self.pending);
         let mut next = self.tree.len();
         let mut changes = Vec::with_capacity(pending.len());
+        let mut bytes = Bytes::default();
         for (key, value) in pending {
             let leaf = match &value {
-                Some(v) => leaf(&key, &**v),
+                Some(v) => bytes.leaf(&key, &**v),
                 None => EMPTY_LEAF,
             };
             let slot = match self.map.get_mut(&key) {
@@ -215,12 +216,13 @@ where
     /// Every leaf in slot order, recomputed from the current contents: the
     /// input of the reference (full rebuild) root.
     pub fn leaves_from_scratch(&self) -> Vec<Hash> {
+        let mut bytes = Bytes::default();
         let mut by_slot: Vec<(u64, Hash)> = self
             .map
             .iter()
             .map(|(k, e)| {
                 let leaf = match self.get(k) {
-                    Some(v) => leaf(k, v),
+                    Some(v) => bytes.leaf(k, v),
                     None => EMPTY_LEAF,
                 };
                 (e.slot, leaf)
@@ -239,12 +241,20 @@ where
     }
 }
 
-/// `leaf_hash(&encode(key), &encode(value))`, streamed into the hasher.
-fn leaf<K: Serialize, V: Serialize>(key: &K, value: &V) -> Hash {
-    let mut hasher = blake3::Hasher::new_keyed(&LEAF_KEY);
-    hash_into(&mut hasher, key);
-    hash_into(&mut hasher, value);
-    *hasher.finalize().as_bytes()
+/// Reused buffers for the canonical bytes of a key and a value.
+#[derive(Default)]
+struct Bytes {
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl Bytes {
+    /// `leaf_hash(encode(key), encode(value))` without allocating per leaf.
+    fn leaf<K: Serialize, V: Serialize>(&mut self, key: &K, value: &V) -> Hash {
+        encode_into(key, &mut self.key);
+        encode_into(value, &mut self.value);
+        leaf_hash(&self.key, &self.value)
+    }
 }
 
 /// The live committed entries (removed keys keep only their slot).
