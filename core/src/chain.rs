@@ -135,6 +135,7 @@ impl Chain {
         self.next_nonce.clear();
         self.blocks.push(block);
         self.outcomes.push(outcome);
+        // Cannot fail: the outcome was pushed on the line above.
         Ok(self.outcomes.last().expect("just pushed"))
     }
 
