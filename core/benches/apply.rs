@@ -42,10 +42,10 @@ use aivm_core::tasks::TaskStatus;
 use aivm_core::tx::GpuInfo;
 use aivm_core::types::{Sig64, TaskType};
 use aivm_core::{
-    apply_observed, apply_verified_block, Action, Address, Amount, Block, Genesis, Hash,
-    ProviderId, SignedTx, State, TaskId, TxBody, TxStatus,
+    apply_observed, apply_verified_block, apply_verified_block_in_place, Action, Address, Amount,
+    Block, Genesis, Hash, ProviderId, SignedTx, State, TaskId, TxBody, TxStatus,
 };
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use ed25519_zebra::{SigningKey, VerificationKey};
 
 const CHAIN: &str = "bench";
@@ -455,6 +455,11 @@ fn check_block(state: &State, block: &Block, what: &str) {
         .filter(|r| r.status == TxStatus::Applied)
         .count();
     assert_eq!(applied, block.txs.len(), "{what}: every tx must apply");
+    let mut in_place = state.unshared();
+    let verified = block.txs.iter().map(|t| Ok(t.assume_verified())).collect();
+    let same = apply_verified_block_in_place(&mut in_place, block, verified).expect("valid header");
+    assert_eq!(same, outcome, "{what}: in place, the same outcome");
+    assert_eq!(in_place.state_root(), next.state_root());
     let finalised = outcome
         .end_events
         .iter()
@@ -518,6 +523,25 @@ fn bench_block(c: &mut Criterion, name: &str, label: &str, state: &State, block:
         b.iter(|| {
             let verified = block.txs.iter().map(|t| Ok(t.assume_verified())).collect();
             black_box(apply_verified_block(state, block, verified).expect("valid header"))
+        })
+    });
+    // A node that keeps only its newest state applies in place: nothing is
+    // shared, so nothing is copied and no previous state is dropped. Each run
+    // gets its own unshared copy (made and dropped outside the timing).
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.bench_function(format!("{name}_in_place/{label}"), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let mut own = state.unshared();
+                let verified = block.txs.iter().map(|t| Ok(t.assume_verified())).collect();
+                let start = Instant::now();
+                let outcome = apply_verified_block_in_place(&mut own, block, verified);
+                timed += start.elapsed();
+                black_box((outcome.expect("valid header"), own));
+            }
+            timed
         })
     });
     group.finish();

@@ -56,7 +56,39 @@ pub fn apply_observed(
     verified: Vec<Result<VerifiedTx, AuthError>>,
     observe: &mut dyn FnMut(&State, Option<&Receipt>),
 ) -> Result<(State, BlockOutcome), BlockError> {
-    check_header(state, &block.header)?;
+    let mut next = state.clone();
+    let outcome = apply_in_place_observed(&mut next, block, verified, observe)?;
+    Ok((next, outcome))
+}
+
+/// [`apply_block`] on a state the caller owns: the state becomes the next
+/// one. On an error nothing has changed. It gives the same state and outcome
+/// as [`apply_block`], faster: a state no other copy shares is updated in
+/// place instead of path by path (use it when the previous state is not kept).
+pub fn apply_block_in_place(state: &mut State, block: &Block) -> Result<BlockOutcome, BlockError> {
+    let verified: Vec<Result<VerifiedTx, AuthError>> =
+        block.txs.iter().map(|t| t.verify()).collect();
+    apply_verified_block_in_place(state, block, verified)
+}
+
+/// [`apply_verified_block`] in place, as [`apply_block_in_place`] is [`apply_block`].
+pub fn apply_verified_block_in_place(
+    state: &mut State,
+    block: &Block,
+    verified: Vec<Result<VerifiedTx, AuthError>>,
+) -> Result<BlockOutcome, BlockError> {
+    apply_in_place_observed(state, block, verified, &mut |_, _| {})
+}
+
+/// The one implementation behind every `apply_*`: every check that can refuse
+/// the block runs before the first change.
+fn apply_in_place_observed(
+    next: &mut State,
+    block: &Block,
+    verified: Vec<Result<VerifiedTx, AuthError>>,
+    observe: &mut dyn FnMut(&State, Option<&Receipt>),
+) -> Result<BlockOutcome, BlockError> {
+    check_header(next, &block.header)?;
     if verified.len() != block.txs.len() {
         return Err(BlockError::TxCountMismatch {
             expected: block.txs.len() as u64,
@@ -73,11 +105,10 @@ pub fn apply_observed(
     if reference_root(&hashes) != block.header.tx_root {
         return Err(BlockError::TxRootMismatch);
     }
-    let mut next = state.clone();
     let mut receipts = Vec::with_capacity(verified.len());
     for (hash, v) in hashes.into_iter().zip(verified) {
         let receipt = match v {
-            Ok(tx) => apply_tx(&mut next, &block.header, &tx),
+            Ok(tx) => apply_tx(next, &block.header, &tx),
             Err(e) => Receipt {
                 tx: hash,
                 status: TxStatus::Rejected(CheckError::Auth(e)),
@@ -86,17 +117,17 @@ pub fn apply_observed(
             },
         };
         next.globals.receipts_processed += 1;
-        observe(&next, Some(&receipt));
+        observe(next, Some(&receipt));
         receipts.push(receipt);
     }
-    let (end_events, results_root, anchor) = end_block(&mut next, &block.header);
-    observe(&next, None);
+    let (end_events, results_root, anchor) = end_block(next, &block.header);
+    observe(next, None);
     next.tip = crate::state::Tip {
         height: block.header.height,
         block_id: block.header.id(),
         time_ms: block.header.time_ms,
     };
-    let outcome = BlockOutcome {
+    Ok(BlockOutcome {
         height: block.header.height,
         block_id: block.header.id(),
         receipts,
@@ -104,8 +135,7 @@ pub fn apply_observed(
         state_root: next.state_root,
         results_root,
         anchor,
-    };
-    Ok((next, outcome))
+    })
 }
 
 /// Stateless-against-the-block header rules.

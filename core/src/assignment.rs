@@ -75,16 +75,27 @@ pub(crate) fn weighted_draw(
     chosen
 }
 
+/// A provider that serves a model and passes every eligibility rule except
+/// the collateral one, with what that rule needs.
+#[derive(Clone, Debug)]
+struct ModelCandidate {
+    candidate: Candidate,
+    available_bond: Amount,
+}
+
 impl State {
-    /// Providers eligible for a task of `model` needing `collateral`, in id order.
-    fn eligible_for(&self, model: &str, collateral: Amount, now_ms: u64) -> Vec<Candidate> {
+    /// Providers eligible for a task of `model` whatever its collateral, in id order.
+    fn serving(&self, model: &str, now_ms: u64) -> Vec<ModelCandidate> {
         self.providers
             .values()
-            .filter(|p| self.is_eligible(p, model, collateral, now_ms))
-            .map(|p| Candidate {
-                id: p.id,
-                owner: p.owner,
-                weight: self.draw_weight(p),
+            .filter(|p| self.is_eligible(p, model, 0, now_ms))
+            .map(|p| ModelCandidate {
+                candidate: Candidate {
+                    id: p.id,
+                    owner: p.owner,
+                    weight: self.draw_weight(p),
+                },
+                available_bond: p.available_bond(),
             })
             .collect()
     }
@@ -94,7 +105,7 @@ impl State {
 /// provider `weighted_draw(domain, candidates, seed, task, 1)` would pick.
 fn draw_one<'a>(
     domain: &str,
-    candidates: &'a [Candidate],
+    candidates: &[&'a Candidate],
     seed: &Hash,
     task: &TaskId,
 ) -> Option<&'a Candidate> {
@@ -105,7 +116,7 @@ fn draw_one<'a>(
         return None;
     }
     let mut target = draw_value(domain, seed, task, 0) % total;
-    candidates.iter().find(|c| {
+    candidates.iter().copied().find(|c| {
         if target < c.weight {
             true
         } else {
@@ -115,37 +126,46 @@ fn draw_one<'a>(
     })
 }
 
-/// Eligible providers per (model, collateral), computed once per block end
-/// instead of once per task (a scan of every provider). Assigning a task only
-/// raises one provider's `open_tasks`, so [`CandidateCache::updated`] keeps the
-/// lists exact; anything else that changes providers must `clear` it.
+/// Providers serving each model, computed once per block end instead of once
+/// per task (a scan of every provider). Eligibility for a task is the model's
+/// list filtered by the task's collateral ([`CandidateCache::eligible`]), in
+/// the same id order, so tasks of many collateral amounts share one scan.
+/// Assigning a task only raises one provider's `open_tasks` and locks nothing,
+/// so [`CandidateCache::updated`] keeps the lists exact; anything else that
+/// changes providers must `clear` it.
 #[derive(Default)]
 struct CandidateCache {
-    lists: BTreeMap<(ModelId, Amount), Vec<Candidate>>,
+    lists: BTreeMap<ModelId, Vec<ModelCandidate>>,
 }
 
 impl CandidateCache {
-    fn get(
+    /// Providers eligible for a task of `model` needing `collateral`, in id order.
+    fn eligible(
         &mut self,
         state: &State,
         model: &ModelId,
         collateral: Amount,
         now_ms: u64,
-    ) -> &[Candidate] {
+    ) -> Vec<&Candidate> {
         self.lists
-            .entry((model.clone(), collateral))
-            .or_insert_with(|| state.eligible_for(model, collateral, now_ms))
+            .entry(model.clone())
+            .or_insert_with(|| state.serving(model, now_ms))
+            .iter()
+            .filter(|m| m.available_bond >= collateral)
+            .map(|m| &m.candidate)
+            .collect()
     }
 
     /// Re-evaluates provider `p` (just changed) in every list.
     fn updated(&mut self, state: &State, p: &Provider, now_ms: u64) {
-        for ((model, collateral), list) in self.lists.iter_mut() {
-            let Ok(pos) = list.binary_search_by(|c| c.id.cmp(&p.id)) else {
+        for (model, list) in self.lists.iter_mut() {
+            let Ok(pos) = list.binary_search_by(|m| m.candidate.id.cmp(&p.id)) else {
                 continue;
             };
-            if state.is_eligible(p, model, *collateral, now_ms) {
-                if let Some(c) = list.get_mut(pos) {
-                    c.weight = state.draw_weight(p);
+            if state.is_eligible(p, model, 0, now_ms) {
+                if let Some(m) = list.get_mut(pos) {
+                    m.candidate.weight = state.draw_weight(p);
+                    m.available_bond = p.available_bond();
                 }
             } else {
                 list.remove(pos);
@@ -190,8 +210,8 @@ fn assign_single(
     header: &Header,
     events: &mut Vec<Event>,
 ) {
-    let candidates = cache.get(state, &task.model, task.terms.collateral, header.time_ms);
-    let Some(pid) = draw_one("aivm v1 assign", candidates, &header.seed, &task.id).map(|c| c.id)
+    let candidates = cache.eligible(state, &task.model, task.terms.collateral, header.time_ms);
+    let Some(pid) = draw_one("aivm v1 assign", &candidates, &header.seed, &task.id).map(|c| c.id)
     else {
         return; // no eligible provider: the task waits (until its timeout)
     };

@@ -263,14 +263,16 @@ impl Run {
         self.applied.push((block, verified, outcome));
     }
 
-    /// Applies the recorded blocks again from the genesis: same outcomes, same roots.
+    /// Applies the recorded blocks again from the genesis, in place this
+    /// time (a state nothing shares, updated without copying): same
+    /// outcomes, same roots as the copying application.
     fn replay_from(self, genesis: &Genesis) {
         let Ok(mut state) = State::genesis(genesis) else {
             panic!("a genesis that built once is refused the second time");
         };
         for (block, verified, outcome) in self.applied {
-            let again = apply_observed(&state, &block, verified, &mut |_, _| {});
-            let Ok((next, again)) = again else {
+            let again = crate::apply_verified_block_in_place(&mut state, &block, verified);
+            let Ok(again) = again else {
                 panic!(
                     "block {} accepted once, refused on replay",
                     block.header.height
@@ -281,7 +283,6 @@ impl Run {
                 "replaying block {} gave another outcome",
                 block.header.height
             );
-            state = next;
         }
         assert_eq!(
             state.state_root(),
@@ -307,11 +308,18 @@ fn check_bad_header(
         _ => h.tx_root[31] ^= 1,
     }
     let verified = gen::verdicts(&block.txs, signed);
-    let result: Result<_, BlockError> = apply_observed(state, &block, verified, &mut |_, _| {});
+    let result: Result<_, BlockError> =
+        apply_observed(state, &block, verified.clone(), &mut |_, _| {});
     assert!(
         result.is_err(),
         "a block with a damaged header was accepted"
     );
+    // In place, the refusal must leave the state exactly as it was.
+    let mut own = state.clone();
+    let result = crate::apply_verified_block_in_place(&mut own, &block, verified);
+    assert!(result.is_err(), "in place, a damaged header was accepted");
+    assert_eq!(own.tip(), state.tip(), "a refused block moved the tip");
+    assert_eq!(own.reference_state_root(), state.reference_state_root());
     Ok(())
 }
 

@@ -43,7 +43,10 @@ pub mod tee;
 pub mod tx;
 pub mod types;
 
-pub use apply::{apply_block, apply_observed, apply_verified_block, check_header, check_tx};
+pub use apply::{
+    apply_block, apply_block_in_place, apply_observed, apply_verified_block,
+    apply_verified_block_in_place, check_header, check_tx,
+};
 pub use block::{Block, Header};
 pub use config::{Config, VerificationMode};
 pub use events::Event;

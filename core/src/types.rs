@@ -34,12 +34,41 @@ pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Lexicographic order of two 32-byte strings (the order of `[u8; 32]`),
+/// compared as four big-endian words.
+#[inline]
+pub fn cmp_bytes32(a: &[u8; 32], b: &[u8; 32]) -> core::cmp::Ordering {
+    let word = |x: &[u8; 32], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&x[8 * i..8 * i + 8]);
+        u64::from_be_bytes(w)
+    };
+    (0..4)
+        .map(|i| word(a, i).cmp(&word(b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(core::cmp::Ordering::Equal)
+}
+
 macro_rules! id32 {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
         #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
         pub struct $name(pub [u8; 32]);
+
+        // The byte order of the array, as `derive` would give, but word by
+        // word: ids are the keys of every large map, and the derived order
+        // calls `memcmp` for each comparison.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+                cmp_bytes32(&self.0, &other.0)
+            }
+        }
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
 
         impl $name {
             pub const fn as_bytes(&self) -> &[u8; 32] {
@@ -188,4 +217,26 @@ impl TaskType {
         TaskType::Embedding,
         TaskType::Mining,
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The word-wise order is the byte order `derive` would give, so no
+        /// map of ids iterates differently (and no root moves).
+        #[test]
+        fn id_order_is_byte_order(a in any::<[u8; 32]>(), b in any::<[u8; 32]>(), cut in 0usize..32) {
+            prop_assert_eq!(cmp_bytes32(&a, &b), a.cmp(&b));
+            // Equal prefixes of every length, where the words matter most.
+            let mut c = a;
+            c[cut..].copy_from_slice(&b[cut..]);
+            prop_assert_eq!(cmp_bytes32(&a, &c), a.cmp(&c));
+            prop_assert_eq!(TaskId(a).cmp(&TaskId(c)), a.cmp(&c));
+            prop_assert_eq!(cmp_bytes32(&a, &a), core::cmp::Ordering::Equal);
+        }
+    }
 }

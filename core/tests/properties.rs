@@ -26,8 +26,9 @@ use aivm_core::tasks::TaskStatus;
 use aivm_core::tx::{key_from_name, AuthError, ConflictKey, GpuInfo, Redundancy};
 use aivm_core::types::{Sig64, TaskType};
 use aivm_core::{
-    apply_observed, apply_verified_block, Action, Address, Block, BlockOutcome, Config, Genesis,
-    Header, ProviderId, SignedTx, TaskId, TxBody, VerificationMode, VerifiedTx,
+    apply_observed, apply_verified_block, apply_verified_block_in_place, Action, Address, Block,
+    BlockOutcome, Config, Genesis, Header, ProviderId, SignedTx, TaskId, TxBody, VerificationMode,
+    VerifiedTx,
 };
 use ed25519_zebra::SigningKey;
 use proptest::prelude::*;
@@ -911,6 +912,26 @@ proptest! {
         }
         prop_assert_eq!(state.state_root(), run.state.state_root());
         prop_assert_eq!(state.reference_state_root(), run.state.state_root());
+        // In place on an unshared state, and in place on a clone that shares
+        // everything with a kept state: the same outcomes, the kept state untouched.
+        let genesis_state = State::genesis(&genesis(mode)).expect("valid genesis");
+        let kept_root = genesis_state.state_root();
+        let mut own = genesis_state.unshared();
+        let mut shared = genesis_state.clone();
+        for ((block, verdicts), want) in run.blocks.iter().zip(&run.outcomes) {
+            for s in [&mut own, &mut shared] {
+                let out = apply_verified_block_in_place(s, block, verdicts.clone())
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&out, want);
+            }
+            // Applying the same block twice in place is refused and changes nothing.
+            let before = own.state_root();
+            prop_assert!(apply_verified_block_in_place(&mut own, block, verdicts.clone()).is_err());
+            prop_assert_eq!(own.state_root(), before);
+        }
+        prop_assert_eq!(own.reference_state_root(), run.state.state_root());
+        prop_assert_eq!(shared.state_root(), run.state.state_root());
+        prop_assert_eq!(genesis_state.reference_state_root(), kept_root);
         check_tasks_tree(&run.state)?;
     }
 }

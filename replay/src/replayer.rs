@@ -33,8 +33,8 @@ use aivm_core::events::Event;
 use aivm_core::tx::AuthError;
 use aivm_core::types::Hash;
 use aivm_core::{
-    apply_verified_block, Block, BlockError, BlockOutcome, Genesis, SignedTx, State, TxStatus,
-    VerifiedTx,
+    apply_verified_block_in_place, Block, BlockError, BlockOutcome, Genesis, SignedTx, State,
+    TxStatus, VerifiedTx,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -478,6 +478,17 @@ pub struct VerifySummary {
     pub txs_per_sec: f64,
 }
 
+/// The result of an apply-only pass: what applying costs on its own.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplySummary {
+    pub blocks: u64,
+    pub txs: u64,
+    pub elapsed_ms: u64,
+    pub txs_per_sec: f64,
+    /// Microseconds of application per transaction.
+    pub us_per_tx: f64,
+}
+
 fn per_sec(n: u64, d: Duration) -> f64 {
     let s = d.as_secs_f64();
     if s > 0.0 {
@@ -911,7 +922,8 @@ impl Session {
         &self.genesis
     }
 
-    /// The state after the last applied block (the genesis state before any).
+    /// The state after the last applied block (the genesis state before any;
+    /// after a [`ReplayError::Divergence`], the state this replay computed).
     pub fn state(&self) -> &State {
         &self.state
     }
@@ -957,13 +969,14 @@ impl Session {
             }
             .into());
         }
-        let (next, outcome) =
-            apply_verified_block(&self.state, &p.block, p.verdicts).map_err(|error| {
-                ReplayError::InvalidBlock {
-                    height: p.height,
-                    offset: p.offset,
-                    error,
-                }
+        // In place: the previous state is not kept, so nothing is copied. A
+        // refused block changes nothing; after a divergence the state is the
+        // one this replay computed for the diverging block.
+        let outcome = apply_verified_block_in_place(&mut self.state, &p.block, p.verdicts)
+            .map_err(|error| ReplayError::InvalidBlock {
+                height: p.height,
+                offset: p.offset,
+                error,
             })?;
         let roots_match =
             outcome.state_root == p.state_root && outcome.results_root == p.results_root;
@@ -983,7 +996,6 @@ impl Session {
         if !p.outcome.is_empty() {
             self.outcomes_verified += 1;
         }
-        self.state = next;
         self.prev_id = outcome.block_id;
         self.blocks += 1;
         self.txs += p.block.txs.len() as u64;
@@ -1196,6 +1208,52 @@ impl Replayer {
         self.drain(reader)
     }
 
+    /// The apply-only pass: every block is read, decoded and taken as
+    /// verified first (untimed); then only the application of the blocks, in
+    /// place on one thread with each block's roots checked, is timed. With
+    /// the verify-only pass it splits a replay's cost in two.
+    pub fn apply_only(&self, path: &Path) -> Result<ApplySummary, ReplayError> {
+        let (reader, _) = open_reader(path, self.opts.accept_torn_tail)?;
+        let (_, mut state) = genesis_of(reader.header())?;
+        let mut prepared = Vec::new();
+        for frame in reader {
+            let frame = frame?;
+            let block = decode_block(&frame)?;
+            let verdicts: Vec<_> = block.txs.iter().map(|t| Ok(t.assume_verified())).collect();
+            prepared.push((frame.height, frame.state_root, block, verdicts));
+        }
+        let (blocks, mut txs) = (prepared.len() as u64, 0u64);
+        let started = Instant::now();
+        for (height, state_root, block, verdicts) in prepared {
+            txs += block.txs.len() as u64;
+            let outcome =
+                apply_verified_block_in_place(&mut state, &block, verdicts).map_err(|error| {
+                    ReplayError::InvalidBlock {
+                        height,
+                        offset: 0,
+                        error,
+                    }
+                })?;
+            if outcome.state_root != state_root {
+                return Err(ReplayError::Internal(format!(
+                    "apply-only pass: the state root of block {height} differs from the log's"
+                )));
+            }
+        }
+        let elapsed = started.elapsed();
+        Ok(ApplySummary {
+            blocks,
+            txs,
+            elapsed_ms: elapsed.as_millis() as u64,
+            txs_per_sec: per_sec(txs, elapsed),
+            us_per_tx: if txs > 0 {
+                elapsed.as_secs_f64() * 1e6 / txs as f64
+            } else {
+                0.0
+            },
+        })
+    }
+
     pub fn verify_only_bytes(&self, bytes: Vec<u8>) -> Result<VerifySummary, ReplayError> {
         let (reader, _) = bytes_reader(bytes, self.opts.accept_torn_tail)?;
         self.drain(reader)
@@ -1238,7 +1296,7 @@ mod tests {
     use super::*;
     use crate::demo::fixture::{relog, small};
     use aivm_core::encoding::encode;
-    use aivm_core::{apply_block, CheckError};
+    use aivm_core::{apply_block, apply_verified_block, CheckError};
 
     fn opts(threads: usize) -> ReplayOptions {
         ReplayOptions {

@@ -259,6 +259,20 @@ impl Page {
     fn root(&self) -> Hash {
         self.nodes()[1]
     }
+
+    /// A deep copy: every page newly allocated, shared with nothing.
+    fn unshared(&self) -> Self {
+        match self {
+            Page::Leaf(page) => Page::Leaf(Arc::new(LeafPage { nodes: page.nodes })),
+            Page::Inner(page) => Page::Inner(Arc::new(InnerPage {
+                nodes: page.nodes,
+                children: page
+                    .children
+                    .each_ref()
+                    .map(|c| c.as_ref().map(Page::unshared)),
+            })),
+        }
+    }
 }
 
 /// Recomputes, bottom-up, every heap node above the bottom positions set in
@@ -375,6 +389,16 @@ impl fmt::Debug for FlatTree {
 }
 
 impl FlatTree {
+    /// A copy that shares no page with `self` (a clone shares them all), so
+    /// that updating it copies nothing: see [`crate::State::unshared`].
+    pub fn unshared(&self) -> Self {
+        FlatTree {
+            len: self.len,
+            depth: self.depth,
+            root: self.root.as_ref().map(Page::unshared),
+        }
+    }
+
     /// An empty tree (no slots, root [`EMPTY_ROOT`]).
     pub fn new() -> Self {
         Self::default()

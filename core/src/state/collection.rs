@@ -42,8 +42,9 @@ pub struct Collection<K: Ord + Clone, V: Clone> {
     /// The latest writes, not yet in `pending`; at most one per key and
     /// [`RECENT_MAX`] in all.
     recent: Vec<(K, Option<Arc<V>>)>,
-    /// Number of live entries (all layers together).
-    len: u64,
+    /// Number of live entries in `map` (the other layers are counted on
+    /// demand, so a write needs no lookup to keep a count).
+    committed_len: u64,
     tree: FlatTree,
 }
 
@@ -57,7 +58,7 @@ impl<K: Ord + Clone, V: Clone> Default for Collection<K, V> {
             map: OrdMap::new(),
             pending: OrdMap::new(),
             recent: Vec::new(),
-            len: 0,
+            committed_len: 0,
             tree: FlatTree::new(),
         }
     }
@@ -68,6 +69,26 @@ where
     K: Ord + Clone + Serialize,
     V: Clone + Serialize,
 {
+    /// A copy that shares no map node or tree page with `self` (values,
+    /// immutable behind their `Arc`, stay shared): see [`crate::State::unshared`].
+    pub fn unshared(&self) -> Self {
+        Collection {
+            map: self
+                .map
+                .iter()
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect(),
+            pending: self
+                .pending
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            recent: self.recent.clone(),
+            committed_len: self.committed_len,
+            tree: self.tree.unshared(),
+        }
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         if let Some((_, recent)) = self.recent.iter().find(|(k, _)| k == key) {
             return recent.as_deref();
@@ -83,16 +104,12 @@ where
     }
 
     pub fn insert(&mut self, key: K, value: V) {
-        if !self.contains(&key) {
-            self.len = self.len.saturating_add(1);
-        }
         self.write(key, Some(Arc::new(value)));
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
         let old = self.get(key).cloned();
         if old.is_some() {
-            self.len = self.len.saturating_sub(1);
             self.write(key.clone(), None);
         }
         old
@@ -118,12 +135,28 @@ where
         }
     }
 
+    /// Number of live entries: O(changed x log n) since the last commit.
     pub fn len(&self) -> u64 {
-        self.len
+        let was_live = |k: &K| self.map.get(k).is_some_and(|e| e.value.is_some());
+        let in_recent = |k: &K| self.recent.iter().any(|(r, _)| r == k);
+        // `recent` holds at most one write per key, and it overrides `pending`.
+        let newest = self
+            .pending
+            .iter()
+            .filter(|(k, _)| !in_recent(k))
+            .map(|(k, v)| (k, v.is_some()))
+            .chain(self.recent.iter().map(|(k, v)| (k, v.is_some())));
+        newest.fold(self.committed_len, |len, (k, live)| {
+            match (was_live(k), live) {
+                (false, true) => len.saturating_add(1),
+                (true, false) => len.saturating_sub(1),
+                _ => len,
+            }
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -187,18 +220,25 @@ where
                 Some(v) => bytes.leaf(&key, &**v),
                 None => EMPTY_LEAF,
             };
-            let slot = match self.map.get_mut(&key) {
+            let live = value.is_some();
+            let (slot, was_live) = match self.map.get_mut(&key) {
                 Some(entry) => {
+                    let was_live = entry.value.is_some();
                     entry.value = value;
-                    entry.slot
+                    (entry.slot, was_live)
                 }
                 None => {
                     let slot = next;
                     next += 1;
                     self.map.insert(key, Entry { slot, value });
-                    slot
+                    (slot, false)
                 }
             };
+            match (was_live, live) {
+                (false, true) => self.committed_len = self.committed_len.saturating_add(1),
+                (true, false) => self.committed_len = self.committed_len.saturating_sub(1),
+                _ => {}
+            }
             changes.push((slot, leaf));
         }
         // Existing slots come first in key order but appends must be contiguous;
