@@ -84,20 +84,34 @@ struct ModelCandidate {
 }
 
 impl State {
-    /// Providers eligible for a task of `model` whatever its collateral, in id order.
-    fn serving(&self, model: &str, now_ms: u64) -> Vec<ModelCandidate> {
-        self.providers
-            .values()
-            .filter(|p| self.is_eligible(p, model, 0, now_ms))
-            .map(|p| ModelCandidate {
+    /// For every model some provider serves, the providers eligible for its
+    /// tasks whatever their collateral, in id order: one scan of the providers.
+    fn serving_lists(&self, now_ms: u64) -> BTreeMap<ModelId, Vec<ModelCandidate>> {
+        let mut lists: BTreeMap<ModelId, Vec<ModelCandidate>> = BTreeMap::new();
+        for p in self.providers.values() {
+            if !self.can_take_tasks(p, now_ms) {
+                continue;
+            }
+            let entry = ModelCandidate {
                 candidate: Candidate {
                     id: p.id,
                     owner: p.owner,
                     weight: self.draw_weight(p),
                 },
                 available_bond: p.available_bond(),
-            })
-            .collect()
+            };
+            for model in &p.models {
+                match lists.get_mut(model.as_str()) {
+                    // A model listed twice by one provider still counts once.
+                    Some(list) if list.last().is_some_and(|m| m.candidate.id == p.id) => {}
+                    Some(list) => list.push(entry.clone()),
+                    None => {
+                        lists.insert(model.clone(), vec![entry.clone()]);
+                    }
+                }
+            }
+        }
+        lists
     }
 }
 
@@ -126,16 +140,17 @@ fn draw_one<'a>(
     })
 }
 
-/// Providers serving each model, computed once per block end instead of once
-/// per task (a scan of every provider). Eligibility for a task is the model's
-/// list filtered by the task's collateral ([`CandidateCache::eligible`]), in
-/// the same id order, so tasks of many collateral amounts share one scan.
+/// Providers serving each model, all computed in one scan of the providers
+/// per block end instead of one scan per task. Eligibility for a task is its
+/// model's list filtered by the task's collateral ([`CandidateCache::eligible`]),
+/// in the same id order, so every model and collateral amount shares the scan.
 /// Assigning a task only raises one provider's `open_tasks` and locks nothing,
 /// so [`CandidateCache::updated`] keeps the lists exact; anything else that
 /// changes providers must `clear` it.
 #[derive(Default)]
 struct CandidateCache {
-    lists: BTreeMap<ModelId, Vec<ModelCandidate>>,
+    /// Built on first use in a block end: `None` until then and after `clear`.
+    lists: Option<BTreeMap<ModelId, Vec<ModelCandidate>>>,
 }
 
 impl CandidateCache {
@@ -147,18 +162,20 @@ impl CandidateCache {
         collateral: Amount,
         now_ms: u64,
     ) -> Vec<&Candidate> {
-        self.lists
-            .entry(model.clone())
-            .or_insert_with(|| state.serving(model, now_ms))
-            .iter()
-            .filter(|m| m.available_bond >= collateral)
-            .map(|m| &m.candidate)
-            .collect()
+        let lists = self
+            .lists
+            .get_or_insert_with(|| state.serving_lists(now_ms));
+        lists.get(model).map_or_else(Vec::new, |list| {
+            list.iter()
+                .filter(|m| m.available_bond >= collateral)
+                .map(|m| &m.candidate)
+                .collect()
+        })
     }
 
     /// Re-evaluates provider `p` (just changed) in every list.
     fn updated(&mut self, state: &State, p: &Provider, now_ms: u64) {
-        for (model, list) in self.lists.iter_mut() {
+        for (model, list) in self.lists.iter_mut().flatten() {
             let Ok(pos) = list.binary_search_by(|m| m.candidate.id.cmp(&p.id)) else {
                 continue;
             };
@@ -174,7 +191,7 @@ impl CandidateCache {
     }
 
     fn clear(&mut self) {
-        self.lists.clear();
+        self.lists = None;
     }
 }
 

@@ -137,12 +137,15 @@ impl State {
         collateral: Amount,
         now_ms: u64,
     ) -> bool {
+        p.serves(model) && p.available_bond() >= collateral && self.can_take_tasks(p, now_ms)
+    }
+
+    /// The eligibility rules that depend on neither the model nor the collateral.
+    pub(crate) fn can_take_tasks(&self, p: &Provider, now_ms: u64) -> bool {
         let cfg = &self.config;
         p.status == ProviderStatus::Active
-            && p.serves(model)
             && p.open_tasks < cfg.max_tasks_per_provider
             && p.bond >= cfg.min_provider_bond
-            && p.available_bond() >= collateral
             && (!cfg.require_tee_attestation || p.attested_score(now_ms) >= cfg.min_trust_score)
     }
 

@@ -214,6 +214,9 @@ pub enum Command {
         /// Keep the generated log at this path.
         #[arg(long, value_name = "LOG")]
         keep: Option<PathBuf>,
+        /// Time the passes over this existing log instead of generating one.
+        #[arg(long, value_name = "LOG", conflicts_with_all = ["txs", "seed", "keep"])]
+        log: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -450,9 +453,13 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
             seed,
             runs,
             keep,
+            log,
             json,
             threads,
-        } => cmd_bench(txs, seed, runs.max(1), keep, json, threads.threads),
+        } => match log {
+            Some(log) => cmd_bench_log(&log, runs.max(1), json, threads.threads),
+            None => cmd_bench(txs, seed, runs.max(1), keep, json, threads.threads),
+        },
     }
 }
 
@@ -1199,6 +1206,18 @@ pub fn run_bench(
     let log_bytes = record::write_chain_file(path, &chain.genesis, &chain.blocks, &chain.outcomes)
         .map_err(|e| record_error(path, e))?;
     drop(chain);
+    time_passes(path, log_bytes, generate_ms, runs, threads)
+}
+
+/// Times the verify-only, replay and apply-only passes over the log at
+/// `path` (best of `runs` each).
+fn time_passes(
+    path: &Path,
+    log_bytes: u64,
+    generate_ms: u64,
+    runs: u32,
+    threads: usize,
+) -> Result<BenchReport, CliError> {
     let opts = ReplayOptions {
         threads,
         reference_check: false,
@@ -1285,6 +1304,38 @@ fn cmd_bench(
         r.log_bytes as f64 / 1e6,
         r.generate_ms as f64 / 1000.0
     );
+    print_bench(&r);
+    Ok(EXIT_OK)
+}
+
+/// `aivm bench --log LOG`: the same passes over an existing log.
+fn cmd_bench_log(log: &Path, runs: u32, json: bool, threads: usize) -> Result<i32, CliError> {
+    let log_bytes = std::fs::metadata(log)
+        .map_err(|e| {
+            CliError::new(
+                EXIT_USAGE,
+                format!("cannot read {}: {e}", log.display()),
+                None,
+            )
+        })?
+        .len();
+    let r = time_passes(log, log_bytes, 0, runs, threads)?;
+    if json {
+        print_json(&to_json(&r), true);
+        return Ok(EXIT_OK);
+    }
+    say!(
+        "log: {} ({} txs in {} blocks, {:.1} MB)",
+        log.display(),
+        r.txs,
+        r.blocks,
+        r.log_bytes as f64 / 1e6
+    );
+    print_bench(&r);
+    Ok(EXIT_OK)
+}
+
+fn print_bench(r: &BenchReport) {
     say!(
         "verify-only (decode + batched signature checks, {} threads): {:.3} s, {:.0} txs/s",
         r.verify_only.threads,
@@ -1306,5 +1357,4 @@ fn cmd_bench(
         "ratio replay / verify-only: {:.3} (target >= 0.85)",
         r.ratio
     );
-    Ok(EXIT_OK)
 }

@@ -480,3 +480,34 @@ fn scenario_run_and_compile() {
     let r = aivm(&["replay", p(&log)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn bench_times_three_passes_over_an_existing_log() {
+    let f = fixture();
+    let r = aivm(&["bench", "--log", p(&f.log), "--runs", "1", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["blocks"], f.blocks);
+    assert_eq!(j["replay"]["blocks"], f.blocks);
+    assert_eq!(j["apply_only"]["blocks"], f.blocks);
+    assert_eq!(j["verify_only"]["txs"], j["replay"]["txs"]);
+    assert_eq!(j["apply_only"]["txs"], j["replay"]["txs"]);
+    assert!(j["ratio"].as_f64().is_some_and(|x| x > 0.0), "{j}");
+    let text = aivm(&["bench", "--log", p(&f.log), "--runs", "1"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("apply only"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("ratio replay / verify-only"),
+        "{}",
+        text.stdout
+    );
+    // --log and the generator's options exclude each other; a missing log is named.
+    assert_eq!(aivm(&["bench", "--log", p(&f.log), "--txs", "10"]).code, 2);
+    let missing = aivm(&["bench", "--log", "no-such.aivmlog"]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("no-such.aivmlog"),
+        "{}",
+        missing.stderr
+    );
+}
