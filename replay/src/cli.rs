@@ -1224,37 +1224,23 @@ fn time_passes(
         ..ReplayOptions::default()
     };
     let replayer = Replayer::new(opts);
-    let mut best_verify: Option<VerifySummary> = None;
-    let mut best_replay: Option<ReplaySummary> = None;
-    let mut best_apply: Option<ApplySummary> = None;
+    let (mut best_verify, mut best_replay, mut best_apply) = (None, None, None);
     for _ in 0..runs {
-        let v = replayer
-            .verify_only(path)
-            .map_err(|e| CliError::replay(e, false))?;
-        if best_verify
-            .as_ref()
-            .is_none_or(|b| v.txs_per_sec > b.txs_per_sec)
-        {
-            best_verify = Some(v);
-        }
-        let r = replayer
-            .replay(path)
-            .map_err(|e| CliError::replay(e, false))?;
-        if best_replay
-            .as_ref()
-            .is_none_or(|b| r.txs_per_sec > b.txs_per_sec)
-        {
-            best_replay = Some(r);
-        }
-        let a = replayer
-            .apply_only(path)
-            .map_err(|e| CliError::replay(e, false))?;
-        if best_apply
-            .as_ref()
-            .is_none_or(|b| a.txs_per_sec > b.txs_per_sec)
-        {
-            best_apply = Some(a);
-        }
+        keep_fastest(
+            &mut best_verify,
+            replayer.verify_only(path),
+            |v: &VerifySummary| v.txs_per_sec,
+        )?;
+        keep_fastest(
+            &mut best_replay,
+            replayer.replay(path),
+            |r: &ReplaySummary| r.txs_per_sec,
+        )?;
+        keep_fastest(
+            &mut best_apply,
+            replayer.apply_only(path),
+            |a: &ApplySummary| a.txs_per_sec,
+        )?;
     }
     let (Some(verify_only), Some(replay), Some(apply_only)) =
         (best_verify, best_replay, best_apply)
@@ -1306,6 +1292,19 @@ fn cmd_bench(
     );
     print_bench(&r);
     Ok(EXIT_OK)
+}
+
+/// Keeps in `best` whichever of it and the new run is fastest.
+fn keep_fastest<T>(
+    best: &mut Option<T>,
+    run: Result<T, ReplayError>,
+    speed: impl Fn(&T) -> f64,
+) -> Result<(), CliError> {
+    let run = run.map_err(|e| CliError::replay(e, false))?;
+    if best.as_ref().is_none_or(|b| speed(&run) > speed(b)) {
+        *best = Some(run);
+    }
+    Ok(())
 }
 
 /// `aivm bench --log LOG`: the same passes over an existing log.
