@@ -173,19 +173,24 @@ impl CandidateCache {
         })
     }
 
-    /// Re-evaluates provider `p` (just changed) in every list.
+    /// Re-evaluates provider `p` (just changed) in the lists of the models it serves.
     fn updated(&mut self, state: &State, p: &Provider, now_ms: u64) {
-        for (model, list) in self.lists.iter_mut().flatten() {
+        let Some(lists) = self.lists.as_mut() else {
+            return;
+        };
+        let still_eligible = state.can_take_tasks(p, now_ms);
+        for model in &p.models {
+            let Some(list) = lists.get_mut(model.as_str()) else {
+                continue;
+            };
             let Ok(pos) = list.binary_search_by(|m| m.candidate.id.cmp(&p.id)) else {
                 continue;
             };
-            if state.is_eligible(p, model, 0, now_ms) {
-                if let Some(m) = list.get_mut(pos) {
-                    m.candidate.weight = state.draw_weight(p);
-                    m.available_bond = p.available_bond();
-                }
-            } else {
+            if !still_eligible {
                 list.remove(pos);
+            } else if let Some(m) = list.get_mut(pos) {
+                m.candidate.weight = state.draw_weight(p);
+                m.available_bond = p.available_bond();
             }
         }
     }
@@ -252,4 +257,114 @@ fn assign_single(
         deadline_height: deadline,
     });
     state.put_task(task);
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::genesis::{Genesis, GenesisProvider};
+    use crate::providers::ProviderStatus;
+
+    const TOKEN: Amount = 1_000_000_000_000_000_000;
+
+    /// A provider as the test shapes it: models (indices into the default
+    /// models, repeats allowed), bond and lock in tokens, open tasks, status.
+    type Shape = (Vec<u8>, u8, u8, u32, u8);
+
+    fn state_with(shapes: &[Shape]) -> State {
+        let models: Vec<ModelId> = crate::models::default_models()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        let mut genesis = Genesis::new("cache-test", Vec::new());
+        for (i, (served, bond, ..)) in shapes.iter().enumerate() {
+            let mut owner = [0u8; 32];
+            owner[0] = i as u8;
+            genesis.providers.push(GenesisProvider {
+                owner: Address(owner),
+                endpoint: format!("https://p{i}.example"),
+                gpus: Vec::new(),
+                models: served
+                    .iter()
+                    .map(|m| models[usize::from(*m) % models.len()].clone())
+                    .collect(),
+                bond: (u128::from(*bond) + 1) * TOKEN,
+            });
+        }
+        let mut state = State::genesis(&genesis).expect("a valid genesis");
+        let ids: Vec<ProviderId> = state.providers.iter().map(|(id, _)| *id).collect();
+        for (id, (_, _, locked, open, status)) in ids.into_iter().zip(shapes) {
+            let Some(mut p) = state.providers.get(&id).cloned() else {
+                continue;
+            };
+            p.locked = (u128::from(*locked) * TOKEN / 2).min(p.bond);
+            p.open_tasks = *open;
+            if status % 4 == 0 {
+                p.status = ProviderStatus::Unbonding { until_height: 9 };
+            }
+            state.providers.insert(id, p);
+        }
+        state
+    }
+
+    /// What the cache must give: every provider filtered by the full rule, in id order.
+    fn scan(state: &State, model: &str, collateral: Amount) -> Vec<ProviderId> {
+        state
+            .providers
+            .values()
+            .filter(|p| state.is_eligible(p, model, collateral, 0))
+            .map(|p| p.id)
+            .collect()
+    }
+
+    proptest! {
+        /// One scan for all models, filtered by collateral per task, lists the
+        /// same providers in the same order as the full rule, before and after
+        /// assignments raise `open_tasks`.
+        #[test]
+        fn the_cache_lists_exactly_the_eligible_providers(
+            shapes in prop::collection::vec(
+                (prop::collection::vec(0u8..3, 1..5), 0u8..8, 0u8..16, 0u32..40, any::<u8>()),
+                0..12,
+            ),
+            collaterals in prop::collection::vec(0u8..20, 1..6),
+            bumps in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let mut state = state_with(&shapes);
+            let mut models: Vec<ModelId> = crate::models::default_models()
+                .into_iter()
+                .map(|m| m.id)
+                .collect();
+            models.push("nobody-serves-this".to_string());
+            let mut cache = CandidateCache::default();
+            let check = |cache: &mut CandidateCache, state: &State| -> Result<(), TestCaseError> {
+                for model in &models {
+                    for c in &collaterals {
+                        let collateral = u128::from(*c) * TOKEN / 2;
+                        let got: Vec<ProviderId> =
+                            cache.eligible(state, model, collateral, 0).iter().map(|c| c.id).collect();
+                        prop_assert_eq!(got, scan(state, model, collateral));
+                    }
+                }
+                Ok(())
+            };
+            check(&mut cache, &state)?;
+            let ids: Vec<ProviderId> = state.providers.iter().map(|(id, _)| *id).collect();
+            for bump in bumps {
+                if ids.is_empty() {
+                    break;
+                }
+                let id = ids[bump.index(ids.len())];
+                let Some(mut p) = state.providers.get(&id).cloned() else {
+                    continue;
+                };
+                p.open_tasks += 1;
+                cache.updated(&state, &p, 0);
+                state.providers.insert(id, p);
+                check(&mut cache, &state)?;
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// Lexicographic order of two 32-byte strings (the order of `[u8; 32]`),
 /// compared as four big-endian words.
 #[inline]
-pub fn cmp_bytes32(a: &[u8; 32], b: &[u8; 32]) -> core::cmp::Ordering {
+pub(crate) fn cmp_bytes32(a: &[u8; 32], b: &[u8; 32]) -> core::cmp::Ordering {
     let word = |x: &[u8; 32], i: usize| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&x[8 * i..8 * i + 8]);

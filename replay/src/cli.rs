@@ -200,7 +200,8 @@ pub enum Command {
         #[command(flatten)]
         threads: ThreadArgs,
     },
-    /// Replay throughput against a verify-only pass over a generated log.
+    /// Replay throughput against a verify-only pass and an apply-only pass,
+    /// over a generated log (or an existing one with --log).
     Bench {
         /// Transactions in the generated log (at least).
         #[arg(long, default_value_t = 100_000)]
@@ -1182,7 +1183,8 @@ pub struct BenchReport {
     pub blocks: u64,
     pub log_bytes: u64,
     pub threads: usize,
-    pub generate_ms: u64,
+    /// Time to generate the log; absent for `--log`.
+    pub generate_ms: Option<u64>,
     pub verify_only: VerifySummary,
     pub replay: ReplaySummary,
     /// Application alone (one thread, signatures and decoding untimed).
@@ -1206,7 +1208,7 @@ pub fn run_bench(
     let log_bytes = record::write_chain_file(path, &chain.genesis, &chain.blocks, &chain.outcomes)
         .map_err(|e| record_error(path, e))?;
     drop(chain);
-    time_passes(path, log_bytes, generate_ms, runs, threads)
+    time_passes(path, log_bytes, Some(generate_ms), runs, threads)
 }
 
 /// Times the verify-only, replay and apply-only passes over the log at
@@ -1214,7 +1216,7 @@ pub fn run_bench(
 fn time_passes(
     path: &Path,
     log_bytes: u64,
-    generate_ms: u64,
+    generate_ms: Option<u64>,
     runs: u32,
     threads: usize,
 ) -> Result<BenchReport, CliError> {
@@ -1288,7 +1290,7 @@ fn cmd_bench(
         r.txs,
         r.blocks,
         r.log_bytes as f64 / 1e6,
-        r.generate_ms as f64 / 1000.0
+        r.generate_ms.unwrap_or(0) as f64 / 1000.0
     );
     print_bench(&r);
     Ok(EXIT_OK)
@@ -1310,15 +1312,9 @@ fn keep_fastest<T>(
 /// `aivm bench --log LOG`: the same passes over an existing log.
 fn cmd_bench_log(log: &Path, runs: u32, json: bool, threads: usize) -> Result<i32, CliError> {
     let log_bytes = std::fs::metadata(log)
-        .map_err(|e| {
-            CliError::new(
-                EXIT_USAGE,
-                format!("cannot read {}: {e}", log.display()),
-                None,
-            )
-        })?
+        .map_err(|e| CliError::new(EXIT_IO, format!("cannot read {}: {e}", log.display()), None))?
         .len();
-    let r = time_passes(log, log_bytes, 0, runs, threads)?;
+    let r = time_passes(log, log_bytes, None, runs, threads)?;
     if json {
         print_json(&to_json(&r), true);
         return Ok(EXIT_OK);

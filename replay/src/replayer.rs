@@ -604,6 +604,38 @@ fn prepare_window(frames: Vec<LogFrame>) -> (Vec<Prepared>, Option<ReplayError>)
     (out, error)
 }
 
+/// Applies `p` to `state` in place and checks the outcome against the roots
+/// (and the outcome bytes, when present) that the log recorded for it.
+///
+/// In place because a replay keeps only the newest state: nothing is copied.
+/// A refused block changes nothing; after a divergence `state` is the one this
+/// replay computed for the diverging block.
+fn apply_and_check(state: &mut State, p: &mut Prepared) -> Result<BlockOutcome, ReplayError> {
+    let verdicts = std::mem::take(&mut p.verdicts);
+    let outcome = apply_verified_block_in_place(state, &p.block, verdicts).map_err(|error| {
+        ReplayError::InvalidBlock {
+            height: p.height,
+            offset: p.offset,
+            error,
+        }
+    })?;
+    let roots_match = outcome.state_root == p.state_root && outcome.results_root == p.results_root;
+    let outcome_match = p.outcome.is_empty() || encodes_to(&outcome, &p.outcome);
+    if !roots_match || !outcome_match {
+        return Err(ReplayError::Divergence(Box::new(Divergence {
+            height: p.height,
+            offset: p.offset,
+            block_id: outcome.block_id,
+            expected_state_root: p.state_root,
+            computed_state_root: outcome.state_root,
+            expected_results_root: p.results_root,
+            computed_results_root: outcome.results_root,
+            first_difference: first_difference(&p.outcome, &outcome),
+        })));
+    }
+    Ok(outcome)
+}
+
 type BoxRead = Box<dyn Read + Send>;
 
 /// How a window handed over by the producer ends.
@@ -923,11 +955,13 @@ impl Session {
     }
 
     /// The state after the last applied block (the genesis state before any;
-    /// after a [`ReplayError::Divergence`], the state this replay computed).
+    /// after a [`ReplayError::Divergence`], the state this replay computed for
+    /// the diverging block).
     pub fn state(&self) -> &State {
         &self.state
     }
 
+    /// Height of [`Session::state`]: after a divergence, the diverging block's.
     pub fn height(&self) -> u64 {
         self.state.height()
     }
@@ -961,7 +995,7 @@ impl Session {
         Ok(Some(step))
     }
 
-    fn apply(&mut self, p: Prepared) -> Result<Step, ReplayError> {
+    fn apply(&mut self, mut p: Prepared) -> Result<Step, ReplayError> {
         if p.block.header.parent != self.prev_id {
             return Err(LogError::ParentMismatch {
                 offset: p.offset,
@@ -969,30 +1003,7 @@ impl Session {
             }
             .into());
         }
-        // In place: the previous state is not kept, so nothing is copied. A
-        // refused block changes nothing; after a divergence the state is the
-        // one this replay computed for the diverging block.
-        let outcome = apply_verified_block_in_place(&mut self.state, &p.block, p.verdicts)
-            .map_err(|error| ReplayError::InvalidBlock {
-                height: p.height,
-                offset: p.offset,
-                error,
-            })?;
-        let roots_match =
-            outcome.state_root == p.state_root && outcome.results_root == p.results_root;
-        let outcome_match = p.outcome.is_empty() || encodes_to(&outcome, &p.outcome);
-        if !roots_match || !outcome_match {
-            return Err(ReplayError::Divergence(Box::new(Divergence {
-                height: p.height,
-                offset: p.offset,
-                block_id: outcome.block_id,
-                expected_state_root: p.state_root,
-                computed_state_root: outcome.state_root,
-                expected_results_root: p.results_root,
-                computed_results_root: outcome.results_root,
-                first_difference: first_difference(&p.outcome, &outcome),
-            })));
-        }
+        let outcome = apply_and_check(&mut self.state, &mut p)?;
         if !p.outcome.is_empty() {
             self.outcomes_verified += 1;
         }
@@ -1209,37 +1220,23 @@ impl Replayer {
     }
 
     /// The apply-only pass: every block is read, decoded and its signatures
-    /// checked first (untimed); then only the application of the blocks, in
-    /// place on one thread with each block's roots checked, is timed. With
-    /// the verify-only pass it splits a replay's cost in two.
+    /// checked first (untimed, on all cores); then only the application, in
+    /// place on one thread with every block checked as a replay checks it, is
+    /// timed. With the verify-only pass it splits a replay's cost in two. It
+    /// holds the whole decoded log in memory (a benchmark's log, not an archive).
     pub fn apply_only(&self, path: &Path) -> Result<ApplySummary, ReplayError> {
         let (reader, _) = open_reader(path, self.opts.accept_torn_tail)?;
         let (_, mut state) = genesis_of(reader.header())?;
-        let mut prepared = Vec::new();
-        for frame in reader {
-            let frame = frame?;
-            let block = decode_block(&frame)?;
-            // The real verdicts (a log may carry bad signatures), untimed.
-            let verdicts = verify_batch(&block.txs);
-            prepared.push((frame.height, frame.state_root, block, verdicts));
+        let frames = reader.collect::<Result<Vec<LogFrame>, LogError>>()?;
+        let (prepared, error) = prepare_window(frames);
+        if let Some(e) = error {
+            return Err(e);
         }
         let (blocks, mut txs) = (prepared.len() as u64, 0u64);
         let started = Instant::now();
-        for (height, state_root, block, verdicts) in prepared {
-            txs += block.txs.len() as u64;
-            let outcome =
-                apply_verified_block_in_place(&mut state, &block, verdicts).map_err(|error| {
-                    ReplayError::InvalidBlock {
-                        height,
-                        offset: 0,
-                        error,
-                    }
-                })?;
-            if outcome.state_root != state_root {
-                return Err(ReplayError::Internal(format!(
-                    "apply-only pass: the state root of block {height} differs from the log's"
-                )));
-            }
+        for mut p in prepared {
+            txs += p.block.txs.len() as u64;
+            apply_and_check(&mut state, &mut p)?;
         }
         let elapsed = started.elapsed();
         Ok(ApplySummary {

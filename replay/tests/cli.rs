@@ -503,8 +503,9 @@ fn bench_times_three_passes_over_an_existing_log() {
     );
     // --log and the generator's options exclude each other; a missing log is named.
     assert_eq!(aivm(&["bench", "--log", p(&f.log), "--txs", "10"]).code, 2);
+    assert!(j["generate_ms"].is_null(), "{j}");
     let missing = aivm(&["bench", "--log", "no-such.aivmlog"]);
-    assert_ne!(missing.code, 0);
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
     assert!(
         missing.stderr.contains("no-such.aivmlog"),
         "{}",

@@ -111,13 +111,19 @@ impl State {
     /// shared (benchmarks of in-place application need one per run). O(n).
     pub fn unshared(&self) -> State {
         State {
+            chain_id: self.chain_id.clone(),
+            config: self.config.clone(),
+            governance: self.governance,
+            genesis_hash: self.genesis_hash,
+            tip: self.tip.clone(),
+            globals: self.globals.clone(),
             accounts: self.accounts.unshared(),
             providers: self.providers.unshared(),
             tasks: self.tasks.unshared(),
             models: self.models.unshared(),
             queue: self.queue.iter().map(|(k, v)| (*k, *v)).collect(),
             timers: self.timers.iter().map(|(k, v)| (*k, *v)).collect(),
-            ..self.clone()
+            state_root: self.state_root,
         }
     }
 
