@@ -24,6 +24,8 @@ use core::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::keys::{check_public_key, KeyDefect};
+
 /// A quantity of the host chain's native token, in base units (wei-equivalent).
 pub type Amount = u128;
 
@@ -647,20 +649,6 @@ pub fn validate_redundancy(m: u32, n: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Whether an ed25519 public key is of small order: such a key accepts the signature
-/// (R = identity, s = 0) on every message under cofactored (ZIP-215) verification, whereas for
-/// any other key that signature verifies only if the challenge hash is a multiple of the group
-/// order (never, in practice). Deterministic: fixed message, fixed key.
-fn is_small_order(key: &ed25519_zebra::VerificationKey) -> bool {
-    let mut sig = [0u8; 64];
-    sig[0] = 1; // compressed identity point (y = 1); s = 0
-    key.verify(
-        &ed25519_zebra::Signature::from_bytes(&sig),
-        b"aivm config: small-order attestor key probe",
-    )
-    .is_ok()
-}
-
 impl Config {
     /// The permissioned-subnet defaults: [`VerificationMode::TeeAttested`], TEE attestation
     /// required, minimum trust score 70, everything else as [`Config::default`].
@@ -868,18 +856,13 @@ impl Config {
                     first: index_u64(first),
                 });
             }
-            let vk = ed25519_zebra::VerificationKey::try_from(*key).map_err(|_| {
-                ConfigError::InvalidTrustedAttestor {
-                    index: index_u64(index),
-                    reason: "not a point on the curve",
-                }
+            check_public_key(*key).map_err(|defect| ConfigError::InvalidTrustedAttestor {
+                index: index_u64(index),
+                reason: match defect {
+                    KeyDefect::NotOnCurve => "not a point on the curve",
+                    KeyDefect::SmallOrder => "small-order point",
+                },
             })?;
-            if is_small_order(&vk) {
-                return Err(ConfigError::InvalidTrustedAttestor {
-                    index: index_u64(index),
-                    reason: "small-order point",
-                });
-            }
         }
         Ok(())
     }

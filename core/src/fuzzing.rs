@@ -22,10 +22,10 @@ use crate::encoding::{decode, encode};
 use crate::genesis::Genesis;
 use crate::outcome::{BlockError, BlockOutcome, Receipt, TxStatus};
 use crate::state::State;
-use crate::tx::{AuthError, SignedTx, TxBody, VerifiedTx};
+use crate::tx::{SignedTx, TxBody, VerifiedTx};
 use crate::types::{Address, Amount};
 
-use gen::{Limits, NextHeader, TxGen};
+use gen::{Limits, NextHeader, TxGen, Verdict};
 
 // ---- decode_block ---------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ fn genesis_state(u: &mut Unstructured) -> Option<(Genesis, State)> {
 }
 
 /// A block as applied: the block, its signature verdicts and its outcome.
-type Applied = (Block, Vec<Result<VerifiedTx, AuthError>>, BlockOutcome);
+type Applied = (Block, Vec<Verdict>, BlockOutcome);
 
 /// A chain being driven by the fuzzer, with every applied block and its verdicts.
 struct Run {
@@ -232,12 +232,16 @@ impl Run {
     /// must be refused), then maybe a run of empty blocks so timers fire.
     fn step(&mut self, u: &mut Unstructured, limits: &Limits) -> arbitrary::Result<()> {
         let header = gen::next_header(u, &self.state)?;
-        let txs = TxGen::new(&self.state, header.clone(), limits.sign).txs(u, limits.txs)?;
+        let (txs, verified): (Vec<_>, Vec<_>) =
+            TxGen::new(&self.state, header.clone(), limits.sign)
+                .judged_txs(u, limits.txs)?
+                .into_iter()
+                .unzip();
         let block = header.block(txs);
         if u.ratio(1, 32)? {
-            check_bad_header(u, &self.state, block, limits.sign)?;
+            check_bad_header(u, &self.state, block, verified)?;
         } else {
-            self.apply(block, limits.sign);
+            self.apply(block, verified);
         }
         if u.ratio(1, 3)? {
             let room = limits.height.saturating_sub(self.state.height());
@@ -247,17 +251,13 @@ impl Run {
                 u.int_in_range(1..=4)?
             };
             for _ in 0..gap.min(room) {
-                self.apply(
-                    gen::empty_header(&self.state).block(Vec::new()),
-                    limits.sign,
-                );
+                self.apply(gen::empty_header(&self.state).block(Vec::new()), Vec::new());
             }
         }
         Ok(())
     }
 
-    fn apply(&mut self, block: Block, signed: bool) {
-        let verified = gen::verdicts(&block.txs, signed);
+    fn apply(&mut self, block: Block, verified: Vec<Verdict>) {
         let (next, outcome) = apply_checked(&self.state, &block, verified.clone());
         self.state = next;
         self.applied.push((block, verified, outcome));
@@ -297,7 +297,7 @@ fn check_bad_header(
     u: &mut Unstructured,
     state: &State,
     mut block: Block,
-    signed: bool,
+    verified: Vec<Verdict>,
 ) -> arbitrary::Result<()> {
     let h = &mut block.header;
     match u.int_in_range(0..=4u8)? {
@@ -307,7 +307,6 @@ fn check_bad_header(
         3 if state.tip().time_ms > 0 => h.time_ms = state.tip().time_ms - 1,
         _ => h.tx_root[31] ^= 1,
     }
-    let verified = gen::verdicts(&block.txs, signed);
     let result: Result<_, BlockError> =
         apply_observed(state, &block, verified.clone(), &mut |_, _| {});
     assert!(
@@ -324,11 +323,7 @@ fn check_bad_header(
 }
 
 /// Applies `block`, checking after every transaction what the core promises.
-fn apply_checked(
-    state: &State,
-    block: &Block,
-    verified: Vec<Result<VerifiedTx, AuthError>>,
-) -> (State, BlockOutcome) {
+fn apply_checked(state: &State, block: &Block, verified: Vec<Verdict>) -> (State, BlockOutcome) {
     let mut checker = TxChecker::new(state, block, &verified);
     let result = apply_observed(state, block, verified, &mut |s, r| checker.observe(s, r));
     let Ok((next, outcome)) = result else {
@@ -368,7 +363,7 @@ struct TxChecker {
 }
 
 impl TxChecker {
-    fn new(state: &State, block: &Block, verified: &[Result<VerifiedTx, AuthError>]) -> Self {
+    fn new(state: &State, block: &Block, verified: &[Verdict]) -> Self {
         let g = state.globals();
         TxChecker {
             prev: state.clone(),

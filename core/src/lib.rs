@@ -29,6 +29,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod genesis;
 pub mod invariants;
+mod keys;
 pub mod mining;
 pub mod models;
 pub mod optimistic;

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::attestation::SignedAttestation;
 use crate::encoding::encode;
+use crate::keys::{check_public_key, KeyDefect};
 use crate::types::{Address, Amount, Hash, ModelId, ProviderId, Sig64, TaskId, TaskType};
 
 /// Signed transactions are domain-separated from every other signed thing in aivm.
@@ -208,13 +209,10 @@ impl SignedTx {
     /// it too (before queueing [`SignedTx::batch_item`]) so that batch and single
     /// verification keep agreeing.
     pub fn check_signer(&self) -> Result<(), AuthError> {
-        let point = curve25519_dalek::edwards::CompressedEdwardsY(self.signer.0)
-            .decompress()
-            .ok_or(AuthError::MalformedKey)?;
-        if point.is_small_order() {
-            return Err(AuthError::SmallOrderKey);
-        }
-        Ok(())
+        check_public_key(self.signer.0).map_err(|defect| match defect {
+            KeyDefect::NotOnCurve => AuthError::MalformedKey,
+            KeyDefect::SmallOrder => AuthError::SmallOrderKey,
+        })
     }
 
     /// Wraps the transaction as verified without checking; for callers that

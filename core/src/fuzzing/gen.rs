@@ -433,15 +433,33 @@ impl<'s> TxGen<'s> {
 
     /// Up to `max` transactions.
     pub fn txs(&mut self, u: &mut Unstructured, max: u32) -> Result<Vec<SignedTx>> {
+        Ok(self
+            .judged_txs(u, max)?
+            .into_iter()
+            .map(|(tx, _)| tx)
+            .collect())
+    }
+
+    /// Up to `max` transactions, each with its signature verdict.
+    pub fn judged_txs(&mut self, u: &mut Unstructured, max: u32) -> Result<Vec<Judged>> {
         let mut out = Vec::new();
         for _ in 0..u.int_in_range(0..=max)? {
-            out.push(self.tx(u)?);
+            out.push(self.judged_tx(u)?);
         }
         Ok(out)
     }
 
     /// One transaction, signed correctly most of the time.
     pub fn tx(&mut self, u: &mut Unstructured) -> Result<SignedTx> {
+        Ok(self.judged_tx(u)?.0)
+    }
+
+    /// One transaction and its signature verdict. A transaction this generator
+    /// signed and left alone verifies (actors' keys are sound), so only damaged
+    /// ones are checked here: ed25519 is the bulk of an execution, and the
+    /// replayers that consume these chains verify every signature for real, so
+    /// a wrong verdict would still surface as a replay that misses the root.
+    fn judged_tx(&mut self, u: &mut Unstructured) -> Result<Judged> {
         let (mut who, action) = self.action(u)?;
         if u.ratio(1, 8)? {
             who = u.choose_index(ACTOR_COUNT)?;
@@ -489,7 +507,12 @@ impl<'s> TxGen<'s> {
         if damaged {
             corrupt(u, &mut tx)?;
         }
-        Ok(tx)
+        let verdict = if self.sign && !damaged {
+            Ok(tx.assume_verified())
+        } else {
+            verdict(&tx, self.sign)
+        };
+        Ok((tx, verdict))
     }
 
     /// Remembers the ids a transaction will create, so later ones in the block can use them.
@@ -953,7 +976,7 @@ impl<'s> TxGen<'s> {
 
 /// The signature verdict of a transaction built without signing: authentic
 /// when untouched (zero signature, an actor's address), refused otherwise.
-pub fn unsigned_verdict(tx: &SignedTx) -> std::result::Result<VerifiedTx, AuthError> {
+pub fn unsigned_verdict(tx: &SignedTx) -> Verdict {
     if tx.signature == Sig64::default() && actor_index(&tx.signer).is_some() {
         Ok(tx.assume_verified())
     } else {
@@ -961,13 +984,24 @@ pub fn unsigned_verdict(tx: &SignedTx) -> std::result::Result<VerifiedTx, AuthEr
     }
 }
 
-/// Signature verdicts of `txs`: real ones, or [`unsigned_verdict`]s.
-pub fn verdicts(txs: &[SignedTx], signed: bool) -> Vec<std::result::Result<VerifiedTx, AuthError>> {
+/// What signature verification says of a transaction.
+pub type Verdict = std::result::Result<VerifiedTx, AuthError>;
+
+/// A generated transaction with its [`Verdict`].
+pub type Judged = (SignedTx, Verdict);
+
+/// The verdict on `tx`: a real one, or its [`unsigned_verdict`].
+pub fn verdict(tx: &SignedTx, signed: bool) -> Verdict {
     if signed {
-        txs.iter().map(SignedTx::verify).collect()
+        tx.verify()
     } else {
-        txs.iter().map(unsigned_verdict).collect()
+        unsigned_verdict(tx)
     }
+}
+
+/// Signature verdicts of `txs`: real ones, or [`unsigned_verdict`]s.
+pub fn verdicts(txs: &[SignedTx], signed: bool) -> Vec<Verdict> {
+    txs.iter().map(|tx| verdict(tx, signed)).collect()
 }
 
 /// Damages a signed transaction: the chain must reject it, never panic.
