@@ -299,15 +299,15 @@ pub(crate) fn penalize(
     reason: SlashReason,
 ) -> Amount {
     let taken = state.slash_provider(pid, amount, 0);
-    if let Some(mut p) = state.providers.get(pid).cloned() {
-        crate::tee::record_fault(&mut p);
-        state.providers.insert(*pid, p);
-    }
     events.push(Event::Slashed {
         provider: *pid,
         amount: taken,
         reason,
     });
+    if let Some(mut p) = state.providers.get(pid).cloned() {
+        crate::tee::record_fault(&mut p, events);
+        state.providers.insert(*pid, p);
+    }
     taken
 }
 
@@ -754,18 +754,18 @@ fn disprove(
     let taken = end
         .state
         .slash_provider(&pid, result.collateral, result.collateral);
-    if let Some(mut p) = end.state.providers.get(&pid).cloned() {
-        if !late {
-            p.open_tasks = p.open_tasks.saturating_sub(1);
-        }
-        crate::tee::record_fault(&mut p);
-        end.state.providers.insert(pid, p);
-    }
     end.events.push(Event::Slashed {
         provider: pid,
         amount: taken,
         reason: SlashReason::LostDispute,
     });
+    if let Some(mut p) = end.state.providers.get(&pid).cloned() {
+        if !late {
+            p.open_tasks = p.open_tasks.saturating_sub(1);
+        }
+        crate::tee::record_fault(&mut p, &mut end.events);
+        end.state.providers.insert(pid, p);
+    }
     crate::tee::on_result_disproven(end.state, &task, end.header.height, &mut end.events);
     let compensated = if late {
         let owed = crate::tee::late_fraud_payout(taken, task.fee_paid, task.terms.winner_share_bps)

@@ -161,12 +161,6 @@ fn deadline_missed(end: &mut EndCtx, mut task: Task) {
     };
     let slash = mul_bps(task.terms.collateral, task.terms.miss_slash_bps);
     let taken = end.state.slash_provider(&pid, slash, 0);
-    if let Some(mut p) = end.state.providers.get(&pid).cloned() {
-        p.open_tasks = p.open_tasks.saturating_sub(1);
-        p.stats.tasks_missed += 1;
-        crate::tee::record_fault(&mut p);
-        end.state.providers.insert(pid, p);
-    }
     end.events.push(Event::DeadlineMissed {
         task: task.id,
         provider: pid,
@@ -176,6 +170,12 @@ fn deadline_missed(end: &mut EndCtx, mut task: Task) {
         amount: taken,
         reason: SlashReason::MissedDeadline,
     });
+    if let Some(mut p) = end.state.providers.get(&pid).cloned() {
+        p.open_tasks = p.open_tasks.saturating_sub(1);
+        p.stats.tasks_missed += 1;
+        crate::tee::record_fault(&mut p, &mut end.events);
+        end.state.providers.insert(pid, p);
+    }
     end.state.burn(taken, &mut end.events);
     task.deadline = None;
     if task.requeues < task.terms.max_requeues {
@@ -227,7 +227,7 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
         });
     }
     if task.submitter != p.owner {
-        crate::tee::record_success(&mut p);
+        crate::tee::record_success(&mut p, &mut end.events);
     }
     let reward = crate::mining::reward_for(end.state, &p, result.compute_time_ms, share);
     end.state.providers.insert(pid, p);

@@ -352,7 +352,7 @@ fn finalize(end: &mut EndCtx, mut task: Task, hash: Hash, right: &[ProviderId]) 
         });
         p.stats.tasks_completed = p.stats.tasks_completed.saturating_add(1);
         if task.submitter != p.owner {
-            crate::tee::record_success(&mut p);
+            crate::tee::record_success(&mut p, &mut paid_events);
         }
         let cap = protocol.checked_div(right.len() as Amount).unwrap_or(0);
         let reward = crate::mining::reward_for(end.state, &p, 0, cap);

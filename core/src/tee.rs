@@ -321,13 +321,24 @@ fn restore_full_windows(
 }
 
 /// Verified work raises trust slowly.
-pub(crate) fn record_success(p: &mut Provider) {
-    p.trust = (p.trust + 1).min(MAX_TRUST);
+pub(crate) fn record_success(p: &mut Provider, events: &mut Vec<Event>) {
+    set_trust(p, (p.trust + 1).min(MAX_TRUST), events);
 }
 
 /// Faults cut trust sharply (to two thirds, as iExec does).
-pub(crate) fn record_fault(p: &mut Provider) {
-    p.trust = p.trust * 2 / 3;
+pub(crate) fn record_fault(p: &mut Provider, events: &mut Vec<Event>) {
+    set_trust(p, p.trust * 2 / 3, events);
+}
+
+/// Earned trust is state like any other: indexers learn of every move.
+fn set_trust(p: &mut Provider, trust: u32, events: &mut Vec<Event>) {
+    if p.trust != trust {
+        p.trust = trust;
+        events.push(Event::TrustChanged {
+            provider: p.id,
+            trust,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -377,13 +388,30 @@ mod tests {
             bond_before_change: 0,
             bond_changed_at: 0,
         };
+        let mut events = Vec::new();
         for _ in 0..150 {
-            record_success(&mut p);
+            record_success(&mut p, &mut events);
         }
         assert_eq!(p.trust, MAX_TRUST);
-        record_fault(&mut p);
+        assert_eq!(
+            events.len(),
+            MAX_TRUST as usize,
+            "a capped rise is no change"
+        );
+        record_fault(&mut p, &mut events);
         assert_eq!(p.trust, 66);
-        record_fault(&mut p);
+        record_fault(&mut p, &mut events);
         assert_eq!(p.trust, 44);
+        assert_eq!(
+            events.last(),
+            Some(&Event::TrustChanged {
+                provider: p.id,
+                trust: 44
+            })
+        );
+        p.trust = 0;
+        let before = events.len();
+        record_fault(&mut p, &mut events);
+        assert_eq!(events.len(), before, "no event when trust stays at 0");
     }
 }

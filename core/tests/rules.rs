@@ -2475,6 +2475,7 @@ mod r13_events {
                 "TaskAssigned",
                 "ResultPosted",
                 "CollateralReleased",
+                "TrustChanged",
                 "RewardMinted",
                 "TaskFinalized",
                 "ProviderPaid",

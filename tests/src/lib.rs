@@ -5,6 +5,7 @@
 
 pub mod generated;
 pub mod golden;
+pub mod seeds;
 
 use std::path::PathBuf;
 

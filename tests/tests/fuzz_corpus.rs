@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use aivm_core::fuzzing::{self, arbitrary::Unstructured, gen};
 use aivm_core::State;
 use aivm_replay::fuzzing as replay_fuzzing;
+use aivm_tests::seeds;
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,6 +64,27 @@ fn corpus_commute() {
 #[test]
 fn corpus_replay_log() {
     replay_corpus("replay_log", replay_fuzzing::check_replay_log);
+}
+
+/// The seeds cut from golden logs are the current logs, and the whole ones
+/// replay to the end: regenerating the fixtures rewrites them.
+#[test]
+fn replay_log_seeds_are_the_current_golden_logs() {
+    for name in seeds::SEEDED_LOGS {
+        let log = std::fs::read(aivm_tests::logs_dir().join(format!("{name}.aivmlog")))
+            .unwrap_or_else(|e| panic!("golden log {name}: {e}"));
+        for (file, expected) in seeds::seeds_of(name, &log) {
+            let path = seeds::replay_log_corpus_dir().join(&file);
+            let found = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                found == expected,
+                "{} is stale: run `cargo run --release -p aivm-tests --bin regen-fixtures`",
+                path.display()
+            );
+        }
+        let replayed = replay_fuzzing::replay_both(&log, false, 1);
+        assert!(replayed.is_ok(), "{name} does not replay: {replayed:?}");
+    }
 }
 
 #[test]

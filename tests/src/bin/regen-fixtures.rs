@@ -1,6 +1,7 @@
 //! Regenerates every golden file under `fixtures/logs/`: one log per scenario
 //! in `fixtures/scenarios/` (compiled with `aivm_replay::scenario`) plus the
-//! generated chain, each with its `.roots.json` of reference roots.
+//! generated chain, each with its `.roots.json` of reference roots; then the
+//! `replay_log` fuzz seeds cut from some of those logs (`aivm_tests::seeds`).
 //!
 //! `cargo run -p aivm-tests --bin regen-fixtures` (add `--release` to go faster).
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use aivm_core::{BlockOutcome, TxStatus};
 
 use aivm_tests::golden::write_golden;
-use aivm_tests::{files_with_ext, generated, logs_dir, scenarios_dir};
+use aivm_tests::{files_with_ext, generated, logs_dir, scenarios_dir, seeds};
 
 fn regen() -> Result<(), String> {
     let out = logs_dir();
@@ -34,6 +35,21 @@ fn regen() -> Result<(), String> {
     let source = "aivm_tests::generated::build (tests/src/generated.rs)";
     write_golden(&out, generated::NAME, source, &genesis, &blocks, &outcomes)?;
     println!("{}: {}", generated::NAME, summary(&outcomes));
+    write_seeds()
+}
+
+/// Rewrites the `replay_log` fuzz seeds from the logs just written.
+fn write_seeds() -> Result<(), String> {
+    let dir = seeds::replay_log_corpus_dir();
+    for name in seeds::SEEDED_LOGS {
+        let path = logs_dir().join(format!("{name}.aivmlog"));
+        let log = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (file, bytes) in seeds::seeds_of(name, &log) {
+            let target = dir.join(&file);
+            std::fs::write(&target, bytes).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
+        println!("fuzz seeds of {name} rewritten in {}", dir.display());
+    }
     Ok(())
 }
 
