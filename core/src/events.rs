@@ -188,6 +188,7 @@ pub enum Event {
     MeasurementRevoked {
         measurement: Hash,
     },
+    /// A provider's earned trust (`Provider::trust`) moved; `trust` is the new value.
     TrustChanged {
         provider: ProviderId,
         trust: u32,

@@ -19,6 +19,7 @@ use crate::apply::{apply_observed, check_tx};
 use crate::block::{Block, Header};
 use crate::config::Config;
 use crate::encoding::{decode, encode};
+use crate::events::Event;
 use crate::genesis::Genesis;
 use crate::outcome::{BlockError, BlockOutcome, Receipt, TxStatus};
 use crate::state::State;
@@ -346,7 +347,30 @@ fn apply_checked(state: &State, block: &Block, verified: Vec<Verdict>) -> (State
         block.header.height
     );
     assert_eq!(next.check_invariants(), Ok(()));
+    check_trust_events(state, &next, &outcome);
     (next, outcome)
+}
+
+/// Every provider whose earned trust moved in the block announced its new value last.
+fn check_trust_events(before: &State, after: &State, outcome: &BlockOutcome) {
+    let mut announced = std::collections::BTreeMap::new();
+    let events = outcome.receipts.iter().flat_map(|r| &r.events);
+    for e in events.chain(&outcome.end_events) {
+        if let Event::TrustChanged { provider, trust } = e {
+            announced.insert(*provider, *trust);
+        }
+    }
+    for p in after.providers.values() {
+        let old = before.providers.get(&p.id).map_or(0, |o| o.trust);
+        if p.trust != old {
+            assert_eq!(
+                announced.get(&p.id),
+                Some(&p.trust),
+                "the trust of provider {:?} moved without its last TrustChanged saying so",
+                p.id
+            );
+        }
+    }
 }
 
 /// Per-transaction checks: invariants, mempool admission agreeing with

@@ -226,8 +226,10 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
             amount: result.collateral,
         });
     }
+    // Announced after the payment it follows from.
+    let mut trust_events = Vec::new();
     if task.submitter != p.owner {
-        crate::tee::record_success(&mut p, &mut end.events);
+        crate::tee::record_success(&mut p, &mut trust_events);
     }
     let reward = crate::mining::reward_for(end.state, &p, result.compute_time_ms, share);
     end.state.providers.insert(pid, p);
@@ -243,6 +245,7 @@ pub(crate) fn finalize(end: &mut EndCtx, mut task: Task) {
         provider: pid,
         amount: paid,
     });
+    end.events.extend(trust_events);
     task.status = TaskStatus::Completed;
     task.final_output = Some(result.output_hash);
     task.finalized_height = Some(end.header.height);

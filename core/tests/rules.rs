@@ -2438,6 +2438,77 @@ mod r12_conflict_keys {
 mod r13_events {
     use super::*;
 
+    /// The `TrustChanged` events (provider, new value) in the order they came.
+    fn trust_moves(out: &BlockOutcome) -> Vec<(ProviderId, u32)> {
+        all_events(out)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::TrustChanged { provider, trust } => Some((provider, trust)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn earned_trust_announces_every_move_after_its_cause() {
+        let (mut c, p, t) = posted_task();
+        let mut moves = Vec::new();
+        for _ in 0..5 {
+            let out = run(&mut c, vec![]);
+            moves.extend(trust_moves(&out));
+            if !moves.is_empty() {
+                let events = all_events(&out);
+                let paid = events
+                    .iter()
+                    .position(|e| matches!(e, Event::ProviderPaid { .. }));
+                let trust = events
+                    .iter()
+                    .position(|e| matches!(e, Event::TrustChanged { .. }));
+                assert!(paid < trust, "the payment comes first: {events:?}");
+                break;
+            }
+        }
+        assert_eq!(status(&c, &t), TaskStatus::Completed);
+        assert_eq!(moves, [(p, 1)]);
+        assert_eq!(c.state.provider(&p).unwrap().trust, 1);
+
+        // Bob misses the deadline of his next task: slashed, then trust cut to 0.
+        let t2 = submit(&mut c, "alice", TASK_FEE);
+        run(&mut c, vec![]);
+        assert_eq!(assigned(&c, &t2), p);
+        let mut events = Vec::new();
+        for _ in 0..quick_config().result_deadline_blocks + 1 {
+            events.extend(all_events(&run(&mut c, vec![])));
+        }
+        let missed = events
+            .iter()
+            .position(|e| matches!(e, Event::DeadlineMissed { .. }))
+            .expect("the deadline passes");
+        let cut = events
+            .iter()
+            .position(|e| {
+                *e == Event::TrustChanged {
+                    provider: p,
+                    trust: 0,
+                }
+            })
+            .expect("the fault cuts trust");
+        assert!(missed < cut, "the cause comes first: {events:?}");
+        assert_eq!(c.state.provider(&p).unwrap().trust, 0);
+        // At 0 a further fault moves nothing, so it announces nothing.
+        let t3 = submit(&mut c, "alice", TASK_FEE);
+        let mut events = Vec::new();
+        for _ in 0..quick_config().result_deadline_blocks + 2 {
+            events.extend(all_events(&run(&mut c, vec![])));
+        }
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, Event::DeadlineMissed { task, .. } if *task == t3)));
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, Event::TrustChanged { .. })));
+    }
+
     #[test]
     fn every_state_change_announces_itself_in_order() {
         let mut c = chain();
@@ -2475,10 +2546,10 @@ mod r13_events {
                 "TaskAssigned",
                 "ResultPosted",
                 "CollateralReleased",
-                "TrustChanged",
                 "RewardMinted",
                 "TaskFinalized",
                 "ProviderPaid",
+                "TrustChanged",
                 "RewardsClaimed",
                 "UnbondStarted",
                 "BondWithdrawn",

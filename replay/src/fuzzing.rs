@@ -38,11 +38,9 @@ const LOG_LIMITS: Limits = Limits {
 /// damaged frame; raw damage never panics.
 pub fn check_replay_log(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let Ok(mode) = u.int_in_range(0u8..=3) else {
+    let Some((mode, torn, threads)) = read_replay_mode(&mut u) else {
         return;
     };
-    let torn = u.ratio(1, 2).unwrap_or(false);
-    let threads = if u.ratio(1, 8).unwrap_or(false) { 2 } else { 1 };
     let replay = |bytes: &[u8]| replay_both(bytes, torn, threads);
     if mode == 0 {
         let _ = replay(u.take_rest());
@@ -56,6 +54,22 @@ pub fn check_replay_log(data: &[u8]) {
         2 => check_raw_damage(&mut u, &chain, &replay),
         _ => check_resealed_root(&mut u, &chain, &replay),
     };
+}
+
+/// The head of a `replay_log` input: mode (0 raw log, 1-3 generated), whether
+/// torn tails are accepted, and the replay's thread count.
+fn read_replay_mode(u: &mut Unstructured) -> Option<(u8, bool, usize)> {
+    let mode = u.int_in_range(0u8..=3).ok()?;
+    let torn = u.ratio(1, 2).unwrap_or(false);
+    let threads = if u.ratio(1, 8).unwrap_or(false) { 2 } else { 1 };
+    Some((mode, torn, threads))
+}
+
+/// A `replay_log` input replaying `log` as it is (raw mode, one thread),
+/// accepting a torn tail or not: how fixture logs become seeds.
+pub fn raw_log_input(log: &[u8], accept_torn_tail: bool) -> Vec<u8> {
+    let head = [0u8, if accept_torn_tail { 0 } else { 1 }, 1];
+    [&head[..], log].concat()
 }
 
 /// What replaying a log gave: the frame count and the final state root.
@@ -261,5 +275,20 @@ pub fn check_scenario_json(data: &[u8]) {
     );
     if let (Ok((_, root)), Some(end)) = (replayed, end) {
         assert_eq!(root, end, "a compiled scenario replays to another root");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_log_input_selects_raw_mode_one_thread_and_its_torn_policy() {
+        for torn in [false, true] {
+            let data = raw_log_input(b"log bytes", torn);
+            let mut u = Unstructured::new(&data);
+            assert_eq!(read_replay_mode(&mut u), Some((0, torn, 1)));
+            assert_eq!(u.take_rest(), b"log bytes");
+        }
     }
 }

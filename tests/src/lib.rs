@@ -22,6 +22,13 @@ pub fn logs_dir() -> PathBuf {
     fixtures_dir().join("logs")
 }
 
+/// `fuzz/corpus/TARGET/` at the workspace root.
+pub fn fuzz_corpus_dir(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
+}
+
 /// The files of `dir` with extension `ext`, sorted by name (none if the directory is missing).
 pub fn files_with_ext(dir: &std::path::Path, ext: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -5,7 +5,7 @@
 //! below (see docs/FUZZING.md).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aivm_core::fuzzing::{self, arbitrary::Unstructured, gen};
 use aivm_core::State;
@@ -13,9 +13,7 @@ use aivm_replay::fuzzing as replay_fuzzing;
 use aivm_tests::seeds;
 
 fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
+    aivm_tests::fuzz_corpus_dir(target)
 }
 
 /// Runs `check` on every file of the target's corpus (none is fine) and names
@@ -66,15 +64,16 @@ fn corpus_replay_log() {
     replay_corpus("replay_log", replay_fuzzing::check_replay_log);
 }
 
-/// The seeds cut from golden logs are the current logs, and the whole ones
-/// replay to the end: regenerating the fixtures rewrites them.
+/// The seeds cut from golden logs are the current logs, and they replay: the
+/// whole log to its end, the torn one to the frame before its cut.
+/// Regenerating the fixtures rewrites them.
 #[test]
 fn replay_log_seeds_are_the_current_golden_logs() {
     for name in seeds::SEEDED_LOGS {
         let log = std::fs::read(aivm_tests::logs_dir().join(format!("{name}.aivmlog")))
             .unwrap_or_else(|e| panic!("golden log {name}: {e}"));
         for (file, expected) in seeds::seeds_of(name, &log) {
-            let path = seeds::replay_log_corpus_dir().join(&file);
+            let path = corpus_dir("replay_log").join(&file);
             let found = std::fs::read(&path).unwrap_or_default();
             assert!(
                 found == expected,
@@ -82,8 +81,16 @@ fn replay_log_seeds_are_the_current_golden_logs() {
                 path.display()
             );
         }
-        let replayed = replay_fuzzing::replay_both(&log, false, 1);
-        assert!(replayed.is_ok(), "{name} does not replay: {replayed:?}");
+        let whole = replay_fuzzing::replay_both(&log, false, 1);
+        let Ok((frames, _)) = whole else {
+            panic!("{name} does not replay: {whole:?}");
+        };
+        let torn = &log[..log.len() - seeds::TORN_CUT];
+        let replayed = replay_fuzzing::replay_both(torn, true, 1);
+        assert!(
+            matches!(replayed, Ok((n, _)) if n + 1 == frames),
+            "{name} cut inside its last frame: {replayed:?}"
+        );
     }
 }
 
@@ -139,4 +146,35 @@ fn checks_hold_on_fresh_inputs() {
         replay_fuzzing::check_replay_log(&data);
         replay_fuzzing::check_scenario_json(&data);
     }
+}
+
+/// The signed generator judges the signatures it made itself without checking
+/// them (only damaged ones are verified): its verdicts must be exactly what
+/// verification says, or `replay_log` would blame the replayer for them.
+#[test]
+fn signed_generators_judge_as_verification_does() {
+    let (mut judged, mut refused) = (0, 0);
+    for i in 0..200 {
+        let data = input(i, 4_096);
+        let mut u = Unstructured::new(&data);
+        let Ok(genesis) = gen::genesis(&mut u) else {
+            continue;
+        };
+        let Ok(state) = State::genesis(&genesis) else {
+            continue;
+        };
+        let Ok(header) = gen::next_header(&mut u, &state) else {
+            continue;
+        };
+        let Ok(txs) = gen::TxGen::new(&state, header, true).judged_txs(&mut u, 16) else {
+            continue;
+        };
+        for (tx, verdict) in txs {
+            assert_eq!(verdict, tx.verify(), "input {i}: {tx:?}");
+            judged += 1;
+            refused += usize::from(verdict.is_err());
+        }
+    }
+    assert!(judged > 500, "only {judged} transactions judged");
+    assert!(refused > 0, "no damaged signature among {judged}");
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use aivm_core::{BlockOutcome, TxStatus};
 
 use aivm_tests::golden::write_golden;
-use aivm_tests::{files_with_ext, generated, logs_dir, scenarios_dir, seeds};
+use aivm_tests::{files_with_ext, fuzz_corpus_dir, generated, logs_dir, scenarios_dir, seeds};
 
 fn regen() -> Result<(), String> {
     let out = logs_dir();
@@ -40,7 +40,7 @@ fn regen() -> Result<(), String> {
 
 /// Rewrites the `replay_log` fuzz seeds from the logs just written.
 fn write_seeds() -> Result<(), String> {
-    let dir = seeds::replay_log_corpus_dir();
+    let dir = fuzz_corpus_dir("replay_log");
     for name in seeds::SEEDED_LOGS {
         let path = logs_dir().join(format!("{name}.aivmlog"));
         let log = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
