@@ -679,17 +679,12 @@ impl Source {
                 finished: false,
             });
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("aivm-verify-{i}"))
-            .build()
-            .map_err(|e| ReplayError::Internal(format!("cannot start {threads} threads: {e}")))?;
         let (tx, rx) = sync_channel(WINDOWS_AHEAD);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("aivm-read".into())
-            .spawn(move || produce(reader, pool, tx, flag))
+            .spawn(move || produce_on_scoped_pool(reader, threads, tx, flag))
             .map_err(|e| ReplayError::Internal(format!("cannot start the reader thread: {e}")))?;
         Ok(Source::Piped {
             rx: Some(rx),
@@ -771,12 +766,37 @@ impl Drop for Source {
     }
 }
 
+/// Runs [`produce`] on a pool of `threads` verification threads that are all
+/// joined before it returns: a dropped rayon pool would otherwise leave its
+/// threads winding down after the session has ended.
+fn produce_on_scoped_pool(
+    reader: LogReader<BoxRead>,
+    threads: usize,
+    tx: SyncSender<Window>,
+    stop: Arc<AtomicBool>,
+) {
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("aivm-verify-{i}"))
+        .build_scoped(
+            |thread| thread.run(),
+            |pool| produce(reader, pool, &tx, &stop),
+        );
+    if let Err(e) = built {
+        let error = ReplayError::Internal(format!("cannot start {threads} threads: {e}"));
+        let _ = tx.send(Window {
+            blocks: Vec::new(),
+            tail: Tail::Error(error),
+        });
+    }
+}
+
 /// The producer: reads windows of frames and prepares them on the pool.
 fn produce(
     mut reader: LogReader<BoxRead>,
-    pool: rayon::ThreadPool,
-    tx: SyncSender<Window>,
-    stop: Arc<AtomicBool>,
+    pool: &rayon::ThreadPool,
+    tx: &SyncSender<Window>,
+    stop: &AtomicBool,
 ) {
     loop {
         let mut frames = Vec::new();
