@@ -178,3 +178,16 @@ fn signed_generators_judge_as_verification_does() {
     assert!(judged > 500, "only {judged} transactions judged");
     assert!(refused > 0, "no damaged signature among {judged}");
 }
+
+/// Found by the CI fuzz smoke run (LeakSanitizer, `replay_log`): a two-thread
+/// replay dropped its rayon pool without joining it, so the pool's threads
+/// outlived the session and their thread-locals showed as leaked. The leak
+/// depends on timing and shows only under the sanitizer; what guards the fix
+/// is `replay/tests/threads.rs` (no thread outlives a session). This replays
+/// the input through the target's checks.
+#[test]
+fn regression_replay_log_leak_rayon_pool_threads() {
+    replay_fuzzing::check_replay_log(include_bytes!(
+        "../../fuzz/corpus/replay_log/regression-leak-rayon-pool-threads"
+    ));
+}
