@@ -100,7 +100,7 @@ impl State {
                 },
                 available_bond: p.available_bond(),
             };
-            for model in &p.models {
+            for model in p.models.iter() {
                 match lists.get_mut(model.as_str()) {
                     // A model listed twice by one provider still counts once.
                     Some(list) if list.last().is_some_and(|m| m.candidate.id == p.id) => {}
@@ -117,20 +117,22 @@ impl State {
 
 /// The first draw of [`weighted_draw`] without copying the candidates: the same
 /// provider `weighted_draw(domain, candidates, seed, task, 1)` would pick.
+/// Walks `candidates` twice (total weight, then the pick), so it takes a
+/// cloneable iterator rather than a collected list.
 fn draw_one<'a>(
     domain: &str,
-    candidates: &[&'a Candidate],
+    candidates: impl Iterator<Item = &'a Candidate> + Clone,
     seed: &Hash,
     task: &TaskId,
 ) -> Option<&'a Candidate> {
     let total: u128 = candidates
-        .iter()
+        .clone()
         .fold(0u128, |a, c| a.saturating_add(c.weight));
     if total == 0 {
         return None;
     }
     let mut target = draw_value(domain, seed, task, 0) % total;
-    candidates.iter().copied().find(|c| {
+    candidates.into_iter().find(|c| {
         if target < c.weight {
             true
         } else {
@@ -155,22 +157,22 @@ struct CandidateCache {
 
 impl CandidateCache {
     /// Providers eligible for a task of `model` needing `collateral`, in id order.
-    fn eligible(
-        &mut self,
+    fn eligible<'a>(
+        &'a mut self,
         state: &State,
-        model: &ModelId,
+        model: &str,
         collateral: Amount,
         now_ms: u64,
-    ) -> Vec<&Candidate> {
+    ) -> impl Iterator<Item = &'a Candidate> + Clone {
         let lists = self
             .lists
             .get_or_insert_with(|| state.serving_lists(now_ms));
-        lists.get(model).map_or_else(Vec::new, |list| {
-            list.iter()
-                .filter(|m| m.available_bond >= collateral)
-                .map(|m| &m.candidate)
-                .collect()
-        })
+        lists
+            .get(model)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter(move |m| m.available_bond >= collateral)
+            .map(|m| &m.candidate)
     }
 
     /// Re-evaluates provider `p` (just changed) in the lists of the models it serves.
@@ -179,7 +181,7 @@ impl CandidateCache {
             return;
         };
         let still_eligible = state.can_take_tasks(p, now_ms);
-        for model in &p.models {
+        for model in p.models.iter() {
             let Some(list) = lists.get_mut(model.as_str()) else {
                 continue;
             };
@@ -233,7 +235,7 @@ fn assign_single(
     events: &mut Vec<Event>,
 ) {
     let candidates = cache.eligible(state, &task.model, task.terms.collateral, header.time_ms);
-    let Some(pid) = draw_one("aivm v1 assign", &candidates, &header.seed, &task.id).map(|c| c.id)
+    let Some(pid) = draw_one("aivm v1 assign", candidates, &header.seed, &task.id).map(|c| c.id)
     else {
         return; // no eligible provider: the task waits (until its timeout)
     };
@@ -344,7 +346,7 @@ mod tests {
                     for c in &collaterals {
                         let collateral = u128::from(*c) * TOKEN / 2;
                         let got: Vec<ProviderId> =
-                            cache.eligible(state, model, collateral, 0).iter().map(|c| c.id).collect();
+                            cache.eligible(state, model, collateral, 0).map(|c| c.id).collect();
                         prop_assert_eq!(got, scan(state, model, collateral));
                     }
                 }

@@ -170,9 +170,9 @@ fn add_genesis_provider(
         Provider {
             id,
             owner: gp.owner,
-            endpoint: gp.endpoint.clone(),
-            gpus: gp.gpus.clone(),
-            models,
+            endpoint: gp.endpoint.as_str().into(),
+            gpus: gp.gpus.as_slice().into(),
+            models: models.into(),
             bond: gp.bond,
             locked: 0,
             status: ProviderStatus::Active,

@@ -76,7 +76,7 @@ pub(crate) fn submit_result(ctx: &mut Ctx, r: ResultPost) -> Result<(), TxError>
     task.result = Some(PostedResult {
         provider: r.provider,
         output_hash: r.output_hash,
-        inline_output: r.inline_output,
+        inline_output: r.inline_output.into(),
         compute_time_ms: r.compute_time_ms,
         posted_height: ctx.header.height,
         window_end,

@@ -1,6 +1,8 @@
 //! Providers: bonded compute operators. Registration, top-up, unbonding with a
 //! cooldown, owner-only actions, and the eligibility rule used by assignment.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::apply::Ctx;
@@ -61,9 +63,12 @@ impl ProviderStats {
 pub struct Provider {
     pub id: ProviderId,
     pub owner: Address,
-    pub endpoint: String,
-    pub gpus: Vec<GpuInfo>,
-    pub models: Vec<ModelId>,
+    // The listing never changes after registration: shared, so that copying a
+    // provider to update its bond or counters allocates nothing. Serialised
+    // exactly as `String` and `Vec` would be.
+    pub endpoint: Arc<str>,
+    pub gpus: Arc<[GpuInfo]>,
+    pub models: Arc<[ModelId]>,
     /// Total stake, collateral included; selection weight.
     pub bond: Amount,
     /// Part of `bond` locked as collateral behind posted results.
@@ -296,9 +301,9 @@ pub(crate) fn register(
         Provider {
             id,
             owner,
-            endpoint,
-            gpus,
-            models,
+            endpoint: endpoint.into(),
+            gpus: gpus.into(),
+            models: models.into(),
             bond,
             locked: 0,
             status: ProviderStatus::Active,

@@ -211,7 +211,7 @@ fn conclude(end: &mut EndCtx, mut task: Task) {
     task.result = Some(PostedResult {
         provider,
         output_hash: hash,
-        inline_output: Vec::new(),
+        inline_output: Vec::new().into(),
         compute_time_ms: 0,
         posted_height: h,
         window_end,

@@ -1,6 +1,8 @@
 //! Tasks: admission with an escrowed fee into a bounded queue, the terms
 //! snapshotted at admission, timeouts and refunds.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::apply::Ctx;
@@ -123,7 +125,8 @@ impl TaskTerms {
 pub struct PostedResult {
     pub provider: ProviderId,
     pub output_hash: Hash,
-    pub inline_output: Vec<u8>,
+    /// Shared: copying the task to change its status copies no payload.
+    pub inline_output: Arc<[u8]>,
     pub compute_time_ms: u64,
     pub posted_height: u64,
     pub window_end: u64,
@@ -153,10 +156,12 @@ pub struct Member {
 pub struct Task {
     pub id: TaskId,
     pub submitter: Address,
-    pub model: ModelId,
+    /// Shared, like the payloads: a task is copied at every status change.
+    pub model: Arc<str>,
     pub task_type: TaskType,
     pub input_hash: Hash,
-    pub inline_input: Vec<u8>,
+    /// Shared, like the result's output: see [`PostedResult::inline_output`].
+    pub inline_input: Arc<[u8]>,
     /// Escrowed until the task settles.
     pub fee: Amount,
     pub created_height: u64,
@@ -301,10 +306,10 @@ pub(crate) fn submit(ctx: &mut Ctx, s: Submission) -> Result<(), TxError> {
     let mut task = Task {
         id,
         submitter,
-        model: s.model.clone(),
+        model: s.model.as_str().into(),
         task_type: s.task_type,
         input_hash: s.input_hash,
-        inline_input: s.inline_input,
+        inline_input: s.inline_input.into(),
         fee: s.fee,
         created_height: ctx.header.height,
         created_time_ms: ctx.header.time_ms,

@@ -374,9 +374,9 @@ mod tests {
         let mut p = crate::providers::Provider {
             id: Default::default(),
             owner: Default::default(),
-            endpoint: String::new(),
-            gpus: Vec::new(),
-            models: Vec::new(),
+            endpoint: "".into(),
+            gpus: Arc::from([]),
+            models: Arc::from([]),
             bond: 0,
             locked: 0,
             status: crate::providers::ProviderStatus::Active,

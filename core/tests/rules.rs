@@ -910,7 +910,7 @@ mod r04_providers {
         assert_eq!(p.locked, 0);
         assert_eq!(p.owner, addr("bob"));
         assert_eq!(p.status, ProviderStatus::Active);
-        assert_eq!(p.models, vec![MODEL.to_string()]);
+        assert_eq!(&p.models[..], [MODEL.to_string()]);
         assert_eq!(c.state.balance(&addr("bob")), START - 3 * E18 - TX_FEE);
         assert_eq!(c.state.account(&addr("bob")).providers, 1);
     }
@@ -1214,7 +1214,7 @@ mod r05_tasks {
         assert_eq!(t.fee, TASK_FEE);
         assert_eq!(t.status, TaskStatus::Pending);
         assert_eq!(t.input_hash, [7; 32]);
-        assert_eq!(t.inline_input, b"hello".to_vec());
+        assert_eq!(&t.inline_input[..], b"hello");
         assert_eq!(c.state.balance(&addr("alice")), START - TASK_FEE - TX_FEE);
         assert_eq!(c.state.holdings().unwrap().task_escrows, TASK_FEE);
         // The escrow is not a balance anyone can spend.
@@ -1577,7 +1577,7 @@ mod r07_optimistic {
         let task = c.state.task(&t).unwrap();
         assert_eq!(task.status, TaskStatus::ResultPosted);
         let result = task.result.clone().unwrap();
-        assert_eq!(result.inline_output, b"out".to_vec());
+        assert_eq!(&result.inline_output[..], b"out");
         assert_eq!(result.compute_time_ms, 1234);
         assert_eq!(c.state.provider(&p).unwrap().locked, collateral);
     }
