@@ -1031,6 +1031,7 @@ fn cmd_scenario_run(file: &Path, json: bool) -> Result<i32, CliError> {
 }
 
 fn cmd_scenario_compile(file: &Path, output: &Path) -> Result<i32, CliError> {
+    refuse_existing(output, "-o")?;
     let s = load_scenario(file)?;
     let (genesis, blocks, outcomes) = scenario::compile(&s).map_err(|e| scenario_error(file, e))?;
     scenario::write_log(output, &genesis, &blocks, &outcomes)
@@ -1057,13 +1058,26 @@ pub fn temp_log_path(prefix: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{prefix}-{}-{nanos}.aivmlog", std::process::id()))
 }
 
-fn record_error(path: &Path, e: record::RecordError) -> CliError {
+/// `flag` names the option that chose `path`, for the hint.
+fn record_error(path: &Path, flag: &str, e: record::RecordError) -> CliError {
     match e {
         record::RecordError::Exists { .. } => {
-            CliError::usage(e.to_string(), "pass another -o path")
+            CliError::usage(e.to_string(), &format!("pass another {flag} path"))
         }
         other => CliError::io(path, other),
     }
+}
+
+/// Refuses an output path that exists before any work is spent generating
+/// what would go there (the writer checks again when it creates the file).
+fn refuse_existing(path: &Path, flag: &str) -> Result<(), CliError> {
+    if path.exists() {
+        let exists = record::RecordError::Exists {
+            path: path.display().to_string(),
+        };
+        return Err(record_error(path, flag, exists));
+    }
+    Ok(())
 }
 
 fn cmd_demo(
@@ -1072,6 +1086,9 @@ fn cmd_demo(
     json: bool,
     ropts: &ReplayOptions,
 ) -> Result<i32, CliError> {
+    if let Some(out) = &output {
+        refuse_existing(out, "-o")?;
+    }
     let started = Instant::now();
     let chain = demo::generate(opts).map_err(|e| match e {
         demo::DemoError::Options(m) => CliError::usage(m, "see `aivm demo --help`"),
@@ -1084,7 +1101,7 @@ fn cmd_demo(
     let generated_in = started.elapsed();
     let path = output.unwrap_or_else(|| temp_log_path("aivm-demo"));
     let bytes = record::write_chain_file(&path, &chain.genesis, &chain.blocks, &chain.outcomes)
-        .map_err(|e| record_error(&path, e))?;
+        .map_err(|e| record_error(&path, "-o", e))?;
     let mut session = Session::open(&path, ropts).map_err(|e| CliError::replay(e, json))?;
     let summary = session
         .run_to_end()
@@ -1206,7 +1223,7 @@ pub fn run_bench(
         .map_err(|e| CliError::new(EXIT_VERIFY, e.to_string(), None))?;
     let generate_ms = started.elapsed().as_millis() as u64;
     let log_bytes = record::write_chain_file(path, &chain.genesis, &chain.blocks, &chain.outcomes)
-        .map_err(|e| record_error(path, e))?;
+        .map_err(|e| record_error(path, "--keep", e))?;
     drop(chain);
     time_passes(path, log_bytes, Some(generate_ms), runs, threads)
 }
@@ -1275,6 +1292,9 @@ fn cmd_bench(
     json: bool,
     threads: usize,
 ) -> Result<i32, CliError> {
+    if let Some(kept) = &keep {
+        refuse_existing(kept, "--keep")?;
+    }
     let path = keep.clone().unwrap_or_else(|| temp_log_path("aivm-bench"));
     let result = run_bench(txs, seed, runs, threads, &path);
     if keep.is_none() {

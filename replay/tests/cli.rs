@@ -481,6 +481,36 @@ fn scenario_run_and_compile() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// An existing output path is refused before any generation starts (a
+/// million-tx bench would otherwise run for minutes first), with a hint
+/// naming the option that chose it; the file is left as it was.
+#[test]
+fn outputs_that_exist_are_refused_before_generating() {
+    let taken = scratch("taken.aivmlog", b"keep me");
+    let scenario = scratch("taken-src.json", SCENARIO.replace("BOB", "1000").as_bytes());
+    for (args, flag) in [
+        (
+            vec!["bench", "--txs", "1000000", "--keep", p(&taken)],
+            "--keep",
+        ),
+        (vec!["demo", "--blocks", "2000", "-o", p(&taken)], "-o"),
+        (
+            vec!["scenario", "compile", p(&scenario), "-o", p(&taken)],
+            "-o",
+        ),
+    ] {
+        let r = aivm(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("pass another {flag} path")),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(std::fs::read(&taken).unwrap(), b"keep me");
+    }
+}
+
 #[test]
 fn bench_times_three_passes_over_an_existing_log() {
     let f = fixture();
