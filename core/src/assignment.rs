@@ -234,7 +234,9 @@ fn assign_single(
     header: &Header,
     events: &mut Vec<Event>,
 ) {
-    let candidates = cache.eligible(state, &task.model, task.terms.collateral, header.time_ms);
+    let candidates = cache
+        .eligible(state, &task.model, task.terms.collateral, header.time_ms)
+        .filter(|c| task.missed_by.binary_search(&c.id).is_err());
     let Some(pid) = draw_one("aivm v1 assign", candidates, &header.seed, &task.id).map(|c| c.id)
     else {
         return; // no eligible provider: the task waits (until its timeout)

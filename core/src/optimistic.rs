@@ -178,6 +178,9 @@ fn deadline_missed(end: &mut EndCtx, mut task: Task) {
     }
     end.state.burn(taken, &mut end.events);
     task.deadline = None;
+    if let Err(at) = task.missed_by.binary_search(&pid) {
+        task.missed_by.insert(at, pid);
+    }
     if task.requeues < task.terms.max_requeues {
         task.requeues += 1;
         task.status = TaskStatus::Pending;

@@ -191,6 +191,9 @@ pub struct Task {
     pub referees: Vec<Member>,
     /// The fee paid at admission; `fee` is the part still escrowed.
     pub fee_paid: Amount,
+    /// Providers that let this task's deadline pass, sorted: never drawn for it
+    /// again, so a provider that went offline cannot take back the re-queued task.
+    pub missed_by: Vec<ProviderId>,
 }
 
 impl Task {
@@ -329,6 +332,7 @@ pub(crate) fn submit(ctx: &mut Ctx, s: Submission) -> Result<(), TxError> {
         timer: None,
         referees: Vec::new(),
         fee_paid: s.fee,
+        missed_by: Vec::new(),
     };
     ctx.state.enqueue(&mut task);
     ctx.events.push(Event::TaskSubmitted {

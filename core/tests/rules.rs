@@ -1642,12 +1642,18 @@ mod r07_optimistic {
     }
 
     #[test]
-    fn a_missed_deadline_is_slashed_and_the_task_requeued_then_refunded() {
+    fn each_missed_deadline_is_slashed_and_requeues_the_task_to_a_new_provider_then_refunds() {
         let (mut c, p, t) = assigned_task();
+        // Two more providers, as silent as bob: each re-queue must go to one that
+        // has not missed this task yet.
+        let (carol, carol_id) = register_tx(&mut c, "carol", 2 * E18);
+        let (dave, dave_id) = register_tx(&mut c, "dave", 2 * E18);
+        run(&mut c, vec![carol, dave]);
         let collateral = c.state.config().task_collateral;
         let slash = collateral / 10;
         let alice = c.state.balance(&addr("alice"));
-        let mut slashes = 0;
+        let mut missed_by = Vec::new();
+        let mut drawn = vec![p];
         let mut requeues = 0;
         let mut failed = false;
         for _ in 0..20 {
@@ -1659,8 +1665,11 @@ mod r07_optimistic {
                         amount,
                         reason: SlashReason::MissedDeadline,
                     } => {
-                        assert_eq!((*provider, *amount), (p, slash));
-                        slashes += 1;
+                        assert_eq!(*amount, slash);
+                        missed_by.push(*provider);
+                    }
+                    Event::TaskAssigned { task, provider, .. } if *task == t => {
+                        drawn.push(*provider)
                     }
                     Event::TaskRequeued { task } if *task == t => requeues += 1,
                     Event::TaskFailed {
@@ -1676,21 +1685,66 @@ mod r07_optimistic {
                     to: addr("alice"),
                     amount: TASK_FEE
                 }));
-                assert!(out.end_events.contains(&Event::Burned { amount: slash }));
                 break;
             }
         }
         assert!(failed);
-        // Default MaxRequeues is 2: three assignments, three misses.
-        assert_eq!((slashes, requeues), (3, 2));
+        // Default MaxRequeues is 2: three assignments, three misses, by three providers.
+        assert_eq!(requeues, 2);
+        assert_eq!(missed_by, drawn);
+        let mut distinct = missed_by.clone();
+        distinct.sort();
+        let mut all = vec![p, carol_id, dave_id];
+        all.sort();
+        assert_eq!(distinct, all);
         assert_eq!(status(&c, &t), TaskStatus::Failed);
         assert_eq!(c.state.balance(&addr("alice")), alice + TASK_FEE);
-        let prov = c.state.provider(&p).unwrap();
-        assert_eq!(prov.bond, 2 * E18 - 3 * slash);
-        assert_eq!(prov.stats.slashed, 3 * slash);
-        assert_eq!(prov.stats.tasks_missed, 3);
-        assert_eq!(prov.open_tasks, 0);
+        for id in all {
+            let prov = c.state.provider(&id).unwrap();
+            assert_eq!(prov.bond, 2 * E18 - slash);
+            assert_eq!(prov.stats.slashed, slash);
+            assert_eq!(prov.stats.tasks_missed, 1);
+            assert_eq!(prov.open_tasks, 0);
+        }
         assert_eq!(c.state.globals().total_burned, 3 * slash);
+    }
+
+    /// The only provider misses: the re-queued task is never given back to it,
+    /// and waits until its timeout refunds the client in full.
+    #[test]
+    fn a_provider_that_missed_is_never_drawn_for_that_task_again() {
+        let (mut c, p, t) = assigned_task();
+        let alice = c.state.balance(&addr("alice"));
+        let mut requeued = false;
+        let mut timed_out = false;
+        for _ in 0..1000 {
+            let out = run(&mut c, vec![]);
+            for e in &out.end_events {
+                match e {
+                    Event::TaskRequeued { task } if *task == t => requeued = true,
+                    Event::TaskAssigned { task, .. } if *task == t => {
+                        panic!("re-assigned after a miss: {e:?}")
+                    }
+                    Event::TaskFailed {
+                        task,
+                        reason: FailReason::TimedOut,
+                    } if *task == t => timed_out = true,
+                    _ => {}
+                }
+            }
+            if timed_out {
+                break;
+            }
+            if requeued {
+                assert_eq!(status(&c, &t), TaskStatus::Pending);
+                assert_eq!(c.state.task(&t).unwrap().missed_by, vec![p]);
+            }
+        }
+        assert!(requeued && timed_out);
+        assert_eq!(c.state.balance(&addr("alice")), alice + TASK_FEE);
+        let prov = c.state.provider(&p).unwrap();
+        assert_eq!(prov.stats.tasks_missed, 1);
+        assert_eq!(prov.open_tasks, 0);
     }
 
     /// Enough bonded providers of distinct owners for a referee panel.
@@ -3365,9 +3419,11 @@ mod snapshots {
             ..quick_config()
         });
         let p = register(&mut c, "bob", 2 * E18);
+        // The re-queued task goes to carol: bob, who missed it, is not drawn again.
+        let q = register(&mut c, "carol", 2 * E18);
         submit(&mut c, "alice", TASK_FEE);
-        c.advance(5).unwrap();
-        insta::assert_snapshot!(render(&c, &["alice", "bob"], &[p]));
+        c.advance(7).unwrap();
+        insta::assert_snapshot!(render(&c, &["alice", "bob", "carol"], &[p, q]));
     }
 
     #[test]

@@ -15,6 +15,10 @@ use aivm_tests::{files_with_ext, fuzz_corpus_dir, generated, logs_dir, scenarios
 
 fn regen() -> Result<(), String> {
     let out = logs_dir();
+    // Every scenario must meet its own expectations before any file is
+    // rewritten: a golden log of a scenario that no longer says what it
+    // checks would pin the wrong history.
+    let mut scenarios = Vec::new();
     for path in files_with_ext(&scenarios_dir(), "json") {
         let name = path
             .file_stem()
@@ -25,6 +29,10 @@ fn regen() -> Result<(), String> {
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let scenario =
             aivm_replay::scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        check_expectations(&path, &scenario)?;
+        scenarios.push((name, path, scenario));
+    }
+    for (name, path, scenario) in scenarios {
         let (genesis, blocks, outcomes) = aivm_replay::scenario::compile(&scenario)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let source = format!("fixtures/scenarios/{name}.json");
@@ -36,6 +44,30 @@ fn regen() -> Result<(), String> {
     write_golden(&out, generated::NAME, source, &genesis, &blocks, &outcomes)?;
     println!("{}: {}", generated::NAME, summary(&outcomes));
     write_seeds()
+}
+
+/// Runs `scenario` and fails, naming the first unmet expectations, unless all hold.
+fn check_expectations(
+    path: &std::path::Path,
+    scenario: &aivm_replay::scenario::Scenario,
+) -> Result<(), String> {
+    let report =
+        aivm_replay::scenario::run(scenario).map_err(|e| format!("{}: {e}", path.display()))?;
+    if report.passed() {
+        return Ok(());
+    }
+    let failed: Vec<String> = report
+        .failed_checks()
+        .take(5)
+        .map(|c| format!("  {}: expected {}, got {}", c.path, c.expected, c.actual))
+        .collect();
+    Err(format!(
+        "{}: {} expectation(s) fail, nothing was rewritten; see `aivm scenario run {}`:\n{}",
+        path.display(),
+        report.failed_checks().count(),
+        path.display(),
+        failed.join("\n")
+    ))
 }
 
 /// Rewrites the `replay_log` fuzz seeds from the logs just written.
