@@ -6,6 +6,7 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod json;
 pub mod log;
+pub mod pipeline;
 pub mod proof;
 pub mod record;
 pub mod replayer;

@@ -16,44 +16,26 @@
 //! Everything that decides a root is sequential and identical in both modes,
 //! so the thread count can never change a result (a test checks it).
 
-use std::borrow::Borrow;
-use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use aivm_core::encoding::{decode, encodes_to};
 use aivm_core::error::DecodeError;
 use aivm_core::events::Event;
-use aivm_core::tx::AuthError;
 use aivm_core::types::Hash;
 use aivm_core::{
-    apply_verified_block_in_place, Block, BlockError, BlockOutcome, Genesis, SignedTx, State,
-    TxStatus, VerifiedTx,
+    apply_verified_block_in_place, Block, BlockError, BlockOutcome, Genesis, State, TxStatus,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::json::hex32;
-use crate::log::{
-    LogError, LogFrame, LogHeader, LogReader, ReaderOptions, FRAME_CHECKSUM_LEN, FRAME_HEAD_LEN,
-    MIN_BODY_LEN,
-};
+use crate::log::{LogError, LogFrame, LogHeader, LogReader, ReaderOptions};
 
-/// Signatures verified together in one batch.
-pub const BATCH: usize = 64;
-/// A producer window ends after this many bytes of blocks...
-const WINDOW_BYTES: usize = 1 << 20;
-/// ...or this many frames.
-const WINDOW_FRAMES: usize = 1024;
-/// Verified windows waiting to be applied.
-const WINDOWS_AHEAD: usize = 2;
+use crate::pipeline::{prepare_all, BoxRead, Next, Prepared, Source};
+pub use crate::pipeline::{verify_batch, verify_sequential, BATCH};
 
 /// How to replay.
 #[derive(Clone, Debug)]
@@ -498,112 +480,6 @@ fn per_sec(n: u64, d: Duration) -> f64 {
     }
 }
 
-/// A block decoded and signature-checked, ready to apply.
-struct Prepared {
-    offset: u64,
-    height: u64,
-    /// Offset just past the frame.
-    end: u64,
-    block: Block,
-    verdicts: Vec<Result<VerifiedTx, AuthError>>,
-    state_root: Hash,
-    results_root: Hash,
-    outcome: Vec<u8>,
-}
-
-/// Verifies one batch; only when it fails, checks each signature alone to
-/// name the bad ones.
-pub fn verify_batch<T: Borrow<SignedTx>>(txs: &[T]) -> Vec<Result<VerifiedTx, AuthError>> {
-    // The signer rule (`check_signer`) is not part of the signature equation:
-    // apply it first so a batch can never accept what `SignedTx::verify` refuses.
-    if txs.iter().any(|t| t.borrow().check_signer().is_err()) {
-        return txs.iter().map(|t| t.borrow().verify()).collect();
-    }
-    let mut verifier = ed25519_zebra::batch::Verifier::new();
-    for t in txs {
-        verifier.queue(t.borrow().batch_item());
-    }
-    if verifier.verify(rand::rng()).is_ok() {
-        txs.iter()
-            .map(|t| Ok(t.borrow().assume_verified()))
-            .collect()
-    } else {
-        txs.iter().map(|t| t.borrow().verify()).collect()
-    }
-}
-
-/// Verdicts for every transaction, in order, in batches of [`BATCH`].
-pub fn verify_sequential(txs: &[SignedTx]) -> Vec<Result<VerifiedTx, AuthError>> {
-    txs.chunks(BATCH).flat_map(verify_batch).collect()
-}
-
-fn frame_end(f: &LogFrame) -> u64 {
-    let body = MIN_BODY_LEN as usize + f.block.len() + f.outcome.len();
-    f.offset + (FRAME_HEAD_LEN + body + FRAME_CHECKSUM_LEN) as u64
-}
-
-fn decode_block(f: &LogFrame) -> Result<Block, ReplayError> {
-    decode::<Block>(&f.block).map_err(|error| ReplayError::BlockDecode {
-        height: f.height,
-        offset: f.offset,
-        error,
-    })
-}
-
-fn prepared(f: LogFrame, block: Block, verdicts: Vec<Result<VerifiedTx, AuthError>>) -> Prepared {
-    Prepared {
-        offset: f.offset,
-        height: f.height,
-        end: frame_end(&f),
-        block,
-        verdicts,
-        state_root: f.state_root,
-        results_root: f.results_root,
-        outcome: f.outcome,
-    }
-}
-
-fn prepare_one(f: LogFrame) -> Result<Prepared, ReplayError> {
-    let block = decode_block(&f)?;
-    let verdicts = verify_sequential(&block.txs);
-    Ok(prepared(f, block, verdicts))
-}
-
-/// Decodes and verifies a window of frames on the current rayon pool. Returns
-/// the blocks up to the first failure, and the failure.
-fn prepare_window(frames: Vec<LogFrame>) -> (Vec<Prepared>, Option<ReplayError>) {
-    let decoded: Vec<(LogFrame, Result<Block, ReplayError>)> = frames
-        .into_par_iter()
-        .map(|f| {
-            let b = decode_block(&f);
-            (f, b)
-        })
-        .collect();
-    let mut good = Vec::with_capacity(decoded.len());
-    let mut error = None;
-    for (f, b) in decoded {
-        match b {
-            Ok(b) => good.push((f, b)),
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    let all: Vec<&SignedTx> = good.iter().flat_map(|(_, b)| b.txs.iter()).collect();
-    let batches: Vec<Vec<Result<VerifiedTx, AuthError>>> =
-        all.par_chunks(BATCH).map(verify_batch).collect();
-    let mut verdicts = batches.into_iter().flatten();
-    let out = good
-        .into_iter()
-        .map(|(f, b)| {
-            let v: Vec<_> = verdicts.by_ref().take(b.txs.len()).collect();
-            prepared(f, b, v)
-        })
-        .collect();
-    (out, error)
-}
-
 /// Applies `p` to `state` in place and checks the outcome against the roots
 /// (and the outcome bytes, when present) that the log recorded for it.
 ///
@@ -634,205 +510,6 @@ fn apply_and_check(state: &mut State, p: &mut Prepared) -> Result<BlockOutcome, 
         })));
     }
     Ok(outcome)
-}
-
-type BoxRead = Box<dyn Read + Send>;
-
-/// How a window handed over by the producer ends.
-enum Tail {
-    More,
-    End { torn_tail: Option<u64> },
-    Error(ReplayError),
-}
-
-struct Window {
-    blocks: Vec<Prepared>,
-    tail: Tail,
-}
-
-enum Next {
-    Block(Box<Prepared>),
-    End { torn_tail: Option<u64> },
-    Error(ReplayError),
-}
-
-/// Where prepared blocks come from: inline, or from the producer thread.
-enum Source {
-    Inline {
-        reader: LogReader<BoxRead>,
-        finished: bool,
-    },
-    Piped {
-        rx: Option<Receiver<Window>>,
-        buf: VecDeque<Prepared>,
-        tail: Option<Tail>,
-        stop: Arc<AtomicBool>,
-        handle: Option<JoinHandle<()>>,
-    },
-}
-
-impl Source {
-    fn new(reader: LogReader<BoxRead>, threads: usize) -> Result<Source, ReplayError> {
-        if threads <= 1 {
-            return Ok(Source::Inline {
-                reader,
-                finished: false,
-            });
-        }
-        let (tx, rx) = sync_channel(WINDOWS_AHEAD);
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("aivm-read".into())
-            .spawn(move || produce_on_scoped_pool(reader, threads, tx, flag))
-            .map_err(|e| ReplayError::Internal(format!("cannot start the reader thread: {e}")))?;
-        Ok(Source::Piped {
-            rx: Some(rx),
-            buf: VecDeque::new(),
-            tail: None,
-            stop,
-            handle: Some(handle),
-        })
-    }
-
-    fn next(&mut self) -> Next {
-        match self {
-            Source::Inline { reader, finished } => {
-                if *finished {
-                    return Next::End {
-                        torn_tail: reader.torn_tail(),
-                    };
-                }
-                match reader.next() {
-                    None => {
-                        *finished = true;
-                        Next::End {
-                            torn_tail: reader.torn_tail(),
-                        }
-                    }
-                    Some(Err(e)) => {
-                        *finished = true;
-                        Next::Error(e.into())
-                    }
-                    Some(Ok(f)) => match prepare_one(f) {
-                        Ok(p) => Next::Block(Box::new(p)),
-                        Err(e) => {
-                            *finished = true;
-                            Next::Error(e)
-                        }
-                    },
-                }
-            }
-            Source::Piped { rx, buf, tail, .. } => loop {
-                if let Some(p) = buf.pop_front() {
-                    return Next::Block(Box::new(p));
-                }
-                match tail.take() {
-                    Some(Tail::End { torn_tail }) => {
-                        *tail = Some(Tail::End { torn_tail });
-                        return Next::End { torn_tail };
-                    }
-                    Some(Tail::Error(e)) => {
-                        *tail = Some(Tail::End { torn_tail: None });
-                        return Next::Error(e);
-                    }
-                    Some(Tail::More) | None => {}
-                }
-                let Some(window) = rx.as_ref().and_then(|r| r.recv().ok()) else {
-                    *tail = Some(Tail::End { torn_tail: None });
-                    return Next::Error(ReplayError::Internal(
-                        "the verification thread stopped unexpectedly".into(),
-                    ));
-                };
-                buf.extend(window.blocks);
-                *tail = Some(window.tail);
-            },
-        }
-    }
-}
-
-impl Drop for Source {
-    fn drop(&mut self) {
-        if let Source::Piped {
-            rx, stop, handle, ..
-        } = self
-        {
-            stop.store(true, Ordering::Relaxed);
-            drop(rx.take());
-            if let Some(h) = handle.take() {
-                let _ = h.join();
-            }
-        }
-    }
-}
-
-/// Runs [`produce`] on a pool of `threads` verification threads that are all
-/// joined before it returns: a dropped rayon pool would otherwise leave its
-/// threads winding down after the session has ended.
-fn produce_on_scoped_pool(
-    reader: LogReader<BoxRead>,
-    threads: usize,
-    tx: SyncSender<Window>,
-    stop: Arc<AtomicBool>,
-) {
-    let built = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("aivm-verify-{i}"))
-        .build_scoped(
-            |thread| thread.run(),
-            |pool| produce(reader, pool, &tx, &stop),
-        );
-    if let Err(e) = built {
-        let error = ReplayError::Internal(format!("cannot start {threads} threads: {e}"));
-        let _ = tx.send(Window {
-            blocks: Vec::new(),
-            tail: Tail::Error(error),
-        });
-    }
-}
-
-/// The producer: reads windows of frames and prepares them on the pool.
-fn produce(
-    mut reader: LogReader<BoxRead>,
-    pool: &rayon::ThreadPool,
-    tx: &SyncSender<Window>,
-    stop: &AtomicBool,
-) {
-    loop {
-        let mut frames = Vec::new();
-        let mut bytes = 0usize;
-        let mut tail = Tail::More;
-        while bytes < WINDOW_BYTES && frames.len() < WINDOW_FRAMES {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            match reader.next() {
-                Some(Ok(f)) => {
-                    bytes += f.block.len();
-                    frames.push(f);
-                }
-                Some(Err(e)) => {
-                    tail = Tail::Error(e.into());
-                    break;
-                }
-                None => {
-                    tail = Tail::End {
-                        torn_tail: reader.torn_tail(),
-                    };
-                    break;
-                }
-            }
-        }
-        let (blocks, error) = pool.install(|| prepare_window(frames));
-        // A decode failure comes before any later read failure or end.
-        if let Some(e) = error {
-            tail = Tail::Error(e);
-        }
-        let more = matches!(tail, Tail::More);
-        if tx.send(Window { blocks, tail }).is_err() || !more {
-            return;
-        }
-    }
 }
 
 /// A replay in progress: one block at a time, with the state after it.
@@ -1248,7 +925,7 @@ impl Replayer {
         let (reader, _) = open_reader(path, self.opts.accept_torn_tail)?;
         let (_, mut state) = genesis_of(reader.header())?;
         let frames = reader.collect::<Result<Vec<LogFrame>, LogError>>()?;
-        let (prepared, error) = prepare_window(frames);
+        let (prepared, error) = prepare_all(frames);
         if let Some(e) = error {
             return Err(e);
         }
@@ -1314,6 +991,8 @@ mod tests {
     use super::*;
     use crate::demo::fixture::{relog, small};
     use aivm_core::encoding::encode;
+    use aivm_core::tx::AuthError;
+    use aivm_core::SignedTx;
     use aivm_core::{apply_block, apply_verified_block, CheckError};
 
     fn opts(threads: usize) -> ReplayOptions {
