@@ -524,8 +524,8 @@ fn cmd_verify_only(log: &Path, opts: &ReplayOptions, json: bool) -> Result<i32, 
             v.bad_signatures
         );
         say!(
-            "  {} threads, {:.3} s, {:.0} txs/s",
-            v.threads,
+            "  {}, {:.3} s, {:.0} txs/s",
+            threads_label(v.threads),
             v.elapsed_ms as f64 / 1000.0,
             v.txs_per_sec
         );
@@ -585,8 +585,8 @@ pub fn summary_text(s: &ReplaySummary) -> String {
         line(format!("stopped at height {h} as asked"));
     }
     line(format!(
-        "{} threads, {:.3} s, {:.0} txs/s",
-        s.threads,
+        "{}, {:.3} s, {:.0} txs/s",
+        threads_label(s.threads),
         s.elapsed_ms as f64 / 1000.0,
         s.txs_per_sec
     ));
@@ -1350,16 +1350,24 @@ fn cmd_bench_log(log: &Path, runs: u32, json: bool, threads: usize) -> Result<i3
     Ok(EXIT_OK)
 }
 
+/// "1 thread", "2 threads".
+fn threads_label(n: usize) -> String {
+    match n {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    }
+}
+
 fn print_bench(r: &BenchReport) {
     say!(
-        "verify-only (decode + batched signature checks, {} threads): {:.3} s, {:.0} txs/s",
-        r.verify_only.threads,
+        "verify-only (decode + batched signature checks, {}): {:.3} s, {:.0} txs/s",
+        threads_label(r.verify_only.threads),
         r.verify_only.elapsed_ms as f64 / 1000.0,
         r.verify_only.txs_per_sec
     );
     say!(
-        "replay (the same + apply + every root and outcome checked, {} threads): {:.3} s, {:.0} txs/s",
-        r.replay.threads,
+        "replay (the same + apply + every root and outcome checked, {}): {:.3} s, {:.0} txs/s",
+        threads_label(r.replay.threads),
         r.replay.elapsed_ms as f64 / 1000.0,
         r.replay.txs_per_sec
     );
