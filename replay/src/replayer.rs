@@ -3,15 +3,15 @@
 //! link and recorded root, naming the first divergence precisely.
 //!
 //! # Pipeline
-//! With more than one thread, a producer thread reads the log in windows of
-//! about 1 MiB, decodes the window's blocks in parallel and verifies all their
-//! signatures in batches of [`BATCH`] on a rayon pool, then hands the window to
-//! the applying thread over a bounded channel. Blocks are applied strictly in
-//! order on one thread while the next windows are being verified. A failing
-//! batch is re-checked one signature at a time only to name the bad ones; a
-//! bad signature is not fatal: the core turns it into the same `Rejected`
-//! receipt `apply_block` would. With one thread everything runs inline, in the
-//! same batches, without rayon.
+//! With more than one thread, [`crate::pipeline`] reads the log in chunks of
+//! up to 256 KiB, each decoded and verified in batches of [`BATCH`] as one
+//! task on a pool of verification threads, and hands the chunks back to the
+//! applying thread in log order. Blocks are applied strictly in order on one
+//! thread while later chunks are being verified. A failing batch is
+//! re-checked one signature at a time only to name the bad ones; a bad
+//! signature is not fatal: the core turns it into the same `Rejected` receipt
+//! `apply_block` would. With one thread everything runs inline, in the same
+//! batches, without a pool.
 //!
 //! Everything that decides a root is sequential and identical in both modes,
 //! so the thread count can never change a result (a test checks it).
