@@ -7,7 +7,7 @@
 //! order. No thread ever waits for a whole batch of chunks to finish: a pool
 //! thread that the scheduler pauses (the applying thread shares the cores)
 //! holds up only its own chunk, while the other threads go on with the next
-//! ones. At most [`CHUNKS_AHEAD`] chunks are read and not yet applied, which
+//! ones. At most `CHUNKS_AHEAD` (16) chunks are read and not yet applied, which
 //! bounds memory whatever the log's length.
 
 use std::borrow::Borrow;
