@@ -336,7 +336,6 @@ fn next_inline(reader: &mut LogReader<BoxRead>, finished: &mut bool) -> Next {
 impl Drop for Source {
     fn drop(&mut self) {
         if let Source::Piped {
-            pieces,
             permits,
             stop,
             handle,
@@ -349,7 +348,6 @@ impl Drop for Source {
             if let Some(h) = handle.take() {
                 let _ = h.join();
             }
-            pieces.waiting.clear();
         }
     }
 }
