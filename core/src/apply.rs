@@ -11,8 +11,8 @@ use crate::tasks::TaskStatus;
 use crate::tx::{Action, AuthError, VerifiedTx};
 use crate::types::{Address, Hash, TaskId};
 
-/// What a transaction handler sees: a private copy of the state that is dropped
-/// if the handler fails.
+/// What a transaction handler sees: the state, with a rollback point that
+/// undoes the handler's writes if it fails (see `state::journal`).
 pub(crate) struct Ctx<'a> {
     pub state: &'a mut State,
     pub header: &'a Header,
@@ -198,7 +198,7 @@ fn chargeable(state: &State, tx: &VerifiedTx) -> Result<crate::accounts::Account
     Ok(acct)
 }
 
-/// Charges fee and nonce, then runs the action on a copy that is kept only on success.
+/// Charges fee and nonce, then runs the action, undone if it fails.
 fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
     let mut acct = match chargeable(state, tx) {
         Ok(acct) => acct,
@@ -221,10 +221,9 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
         amount: fee,
     };
 
-    settle(state);
-    let mut scratch = state.clone();
+    state.begin_tx();
     let mut ctx = Ctx {
-        state: &mut scratch,
+        state,
         header,
         signer: tx.signer,
         nonce: tx.body.nonce,
@@ -233,8 +232,7 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
     match dispatch(&mut ctx, tx.body.action.clone()) {
         Ok(()) => {
             let events = std::mem::take(&mut ctx.events);
-            *state = scratch;
-            settle(state);
+            state.commit_tx();
             Receipt {
                 tx: tx.hash,
                 status: TxStatus::Applied,
@@ -242,22 +240,16 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
                 events,
             }
         }
-        Err(e) => Receipt {
-            tx: tx.hash,
-            status: TxStatus::Failed(e),
-            fee,
-            events: vec![fee_event],
-        },
+        Err(e) => {
+            state.rollback_tx();
+            Receipt {
+                tx: tx.hash,
+                status: TxStatus::Failed(e),
+                fee,
+                events: vec![fee_event],
+            }
+        }
     }
-}
-
-/// Moves each collection's latest writes into its pending changes while no
-/// clone shares the state, so the next transaction's clone copies nothing of them.
-fn settle(state: &mut State) {
-    state.accounts.settle();
-    state.providers.settle();
-    state.tasks.settle();
-    state.models.settle();
 }
 
 fn dispatch(ctx: &mut Ctx, action: Action) -> Result<(), TxError> {
@@ -439,7 +431,7 @@ fn fire_timers(end: &mut EndCtx) {
         .collect();
     for key in due {
         // A handler may have moved or cleared a later timer of this batch.
-        if end.state.timers.remove(&key).is_none() {
+        if !end.state.remove_timer(&key) {
             continue;
         }
         let Some(mut task) = end.state.tasks.get(&key.1).cloned() else {

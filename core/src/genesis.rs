@@ -96,6 +96,7 @@ impl State {
             queue: Default::default(),
             timers: Default::default(),
             state_root: [0u8; 32],
+            journal: Default::default(),
         };
         let mut supply: Amount = 0;
         for (addr, amount) in &g.balances {

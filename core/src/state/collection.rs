@@ -2,11 +2,12 @@
 //! a permanent slot per key, and an incremental Merkle tree over the slots.
 //!
 //! Three layers, newest first, so that a write costs little:
-//! - `recent`: the last few writes, unsorted. A transaction runs on an O(1)
-//!   clone of the state that is kept or dropped whole; its writes land here,
-//!   so the clone copies no map path. [`Collection::settle`] moves them into
-//!   `pending` once the clone has replaced the original (no longer shared,
-//!   so in place); a full `recent` settles by itself.
+//! - `recent`: the last few writes, unsorted, at most [`RECENT_MAX`]; a
+//!   full `recent` settles into `pending` by itself.
+//!   A transaction's writes land here, and undoing them needs no copy of the
+//!   state: [`Collection::begin`] keeps the few entries of `recent`, and a
+//!   spill into `pending` while the transaction is open records what it
+//!   overwrote, so [`Collection::rollback`] restores both layers exactly.
 //! - `pending`: every change since the last `commit`, a small map (a block's
 //!   changes), cheap to copy a path of.
 //! - `map`: the committed contents, large; `commit` folds `pending` into it
@@ -46,6 +47,30 @@ pub struct Collection<K: Ord + Clone, V: Clone> {
     /// demand, so a write needs no lookup to keep a count).
     committed_len: u64,
     tree: FlatTree,
+    /// The rollback point of the open transaction, if one is open.
+    journal: Journal<K, V>,
+}
+
+/// What [`Collection::rollback`] needs. Empty (no allocation to copy) while
+/// no transaction is open.
+#[derive(Clone, Debug)]
+struct Journal<K, V> {
+    open: bool,
+    /// `recent` as it was at [`Collection::begin`].
+    recent: Vec<(K, Option<Arc<V>>)>,
+    /// Each `pending` entry the transaction overwrote, with its previous
+    /// contents (`None`: the key was not pending), oldest first.
+    pending: Vec<(K, Option<Option<Arc<V>>>)>,
+}
+
+impl<K, V> Default for Journal<K, V> {
+    fn default() -> Self {
+        Journal {
+            open: false,
+            recent: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
 }
 
 /// Bound on `recent`: lookups scan it, and a transaction rarely writes more
@@ -60,6 +85,7 @@ impl<K: Ord + Clone, V: Clone> Default for Collection<K, V> {
             recent: Vec::new(),
             committed_len: 0,
             tree: FlatTree::new(),
+            journal: Journal::default(),
         }
     }
 }
@@ -86,6 +112,7 @@ where
             recent: self.recent.clone(),
             committed_len: self.committed_len,
             tree: self.tree.unshared(),
+            journal: self.journal.clone(),
         }
     }
 
@@ -127,12 +154,46 @@ where
     }
 
     /// Moves the latest writes into the block's pending changes. Contents and
-    /// roots do not change; call it on a state no clone shares, where it
-    /// costs no copying.
+    /// roots do not change; on a state no clone shares it costs no copying.
     pub fn settle(&mut self) {
         for (key, value) in self.recent.drain(..) {
-            self.pending.insert(key, value);
+            let previous = self.pending.insert(key.clone(), value);
+            if self.journal.open {
+                self.journal.pending.push((key, previous));
+            }
         }
+    }
+
+    /// Opens a transaction: every write from now on can be undone by
+    /// [`Collection::rollback`] until [`Collection::end`]. O(`RECENT_MAX`).
+    pub fn begin(&mut self) {
+        self.journal.recent.clone_from(&self.recent);
+        self.journal.pending.clear();
+        self.journal.open = true;
+    }
+
+    /// Closes the open transaction, keeping its writes.
+    pub fn end(&mut self) {
+        self.journal.recent.clear();
+        self.journal.pending.clear();
+        self.journal.open = false;
+    }
+
+    /// Closes the open transaction, undoing its writes: contents and layers
+    /// are exactly as they were at [`Collection::begin`]. Without an open
+    /// transaction, does nothing.
+    pub fn rollback(&mut self) {
+        if !self.journal.open {
+            return;
+        }
+        for (key, previous) in self.journal.pending.drain(..).rev() {
+            match previous {
+                Some(value) => self.pending.insert(key, value),
+                None => self.pending.remove(&key),
+            };
+        }
+        std::mem::swap(&mut self.recent, &mut self.journal.recent);
+        self.end();
     }
 
     /// Number of live entries: O(changed x log n) since the last commit.
@@ -207,6 +268,8 @@ where
     /// the next slots in key order, so the result does not depend on the order
     /// in which transactions touched them.
     pub fn commit(&mut self) {
+        // The tree and `map` keep no undo records: nothing is open past here.
+        self.end();
         self.settle();
         if self.pending.is_empty() {
             return;
@@ -373,6 +436,9 @@ mod tests {
         Commit,
         /// Writes on a clone that is then dropped: the original must not change.
         Discarded(u16, u64),
+        /// A transaction's writes (`None`: remove), then kept or rolled back.
+        /// Up to 24 writes, so `recent` spills into `pending` mid-transaction.
+        Tx(Vec<(u16, Option<u64>)>, bool),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -382,6 +448,11 @@ mod tests {
             1 => Just(Op::Settle),
             1 => Just(Op::Commit),
             1 => (0u16..64, any::<u64>()).prop_map(|(k, v)| Op::Discarded(k, v)),
+            3 => (
+                prop::collection::vec((0u16..64, prop::option::of(any::<u64>())), 0..24),
+                any::<bool>(),
+            )
+                .prop_map(|(writes, keep)| Op::Tx(writes, keep)),
         ]
     }
 
@@ -408,7 +479,8 @@ mod tests {
 
     proptest! {
         /// Every layering of the writes (recent, pending, committed) reads the
-        /// same, and the committed root is the root of a full rebuild.
+        /// same, a rolled-back transaction leaves every layer as it was, and
+        /// the committed root is the root of a full rebuild.
         #[test]
         fn layers_read_like_one_map(ops in prop::collection::vec(op(), 1..300)) {
             let mut c: Collection<u16, u64> = Collection::default();
@@ -430,6 +502,29 @@ mod tests {
                         let mut copy = c.clone();
                         copy.insert(k, v);
                         copy.remove(&k.wrapping_add(1));
+                    }
+                    Op::Tx(writes, keep) => {
+                        let (recent, pending) = (c.recent.clone(), c.pending.clone());
+                        c.begin();
+                        let mut after = model.clone();
+                        for (k, v) in writes {
+                            match v {
+                                Some(v) => {
+                                    c.insert(k, v);
+                                    after.insert(k, v);
+                                }
+                                None => prop_assert_eq!(c.remove(&k), after.remove(&k)),
+                            }
+                        }
+                        if keep {
+                            c.end();
+                            model = after;
+                        } else {
+                            c.rollback();
+                            // Not only the same contents: the same layers.
+                            prop_assert_eq!(&c.recent, &recent);
+                            prop_assert_eq!(&c.pending, &pending);
+                        }
                     }
                 }
                 same_contents(&c, &model)?;

@@ -2,6 +2,7 @@
 //! global counters. Every consensus value lives here and nowhere else.
 
 pub mod collection;
+mod journal;
 pub mod root;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct State {
     pub(crate) timers: OrdMap<(u64, TaskId), ()>,
     /// Last committed roots.
     pub(crate) state_root: Hash,
+    /// How to undo the open transaction; empty between transactions.
+    pub(crate) journal: journal::TxJournal,
 }
 
 impl State {
@@ -124,16 +127,17 @@ impl State {
             queue: self.queue.iter().map(|(k, v)| (*k, *v)).collect(),
             timers: self.timers.iter().map(|(k, v)| (*k, *v)).collect(),
             state_root: self.state_root,
+            journal: self.journal.clone(),
         }
     }
 
     pub(crate) fn set_timer(&mut self, task: &mut Task, height: Option<u64>) {
         if let Some(old) = task.timer {
-            self.timers.remove(&(old, task.id));
+            self.remove_timer(&(old, task.id));
         }
         task.timer = height;
         if let Some(h) = height {
-            self.timers.insert((h, task.id), ());
+            self.insert_timer((h, task.id));
         }
     }
 
@@ -141,12 +145,12 @@ impl State {
         let seq = self.globals.queue_seq;
         self.globals.queue_seq += 1;
         task.queue_seq = Some(seq);
-        self.queue.insert(seq, task.id);
+        self.insert_queued(seq, task.id);
     }
 
     pub(crate) fn dequeue(&mut self, task: &mut Task) {
         if let Some(seq) = task.queue_seq.take() {
-            self.queue.remove(&seq);
+            self.remove_queued(&seq);
         }
     }
 
