@@ -1,21 +1,21 @@
 //! A keyed collection that commits to its contents: an ordered persistent map,
 //! a permanent slot per key, and an incremental Merkle tree over the slots.
 //!
-//! Three layers, newest first, so that a write costs little:
-//! - `recent`: the last few writes, unsorted, at most [`RECENT_MAX`]; a
-//!   full `recent` settles into `pending` by itself.
-//!   A transaction's writes land here, and undoing them needs no copy of the
-//!   state: [`Collection::begin`] keeps the few entries of `recent`, and a
-//!   spill into `pending` while the transaction is open records what it
-//!   overwrote, so [`Collection::rollback`] restores both layers exactly.
-//! - `pending`: every change since the last `commit`, a small map (a block's
-//!   changes), cheap to copy a path of.
-//! - `map`: the committed contents, large; `commit` folds `pending` into it
-//!   once per block, in key order, and each entry carries its slot so the
-//!   fold finds both with one lookup.
+//! Two layers, newest first, so that a write costs little:
+//! - `pending`: every change since the last `commit`, a small sorted map (a
+//!   block's changes). Every commit empties it, so copying a state between
+//!   blocks copies nothing of it.
+//! - `map`: the committed contents, large and persistent (O(1) to copy);
+//!   `commit` folds `pending` into it once per block, in key order, and each
+//!   entry carries its slot so the fold finds both with one lookup.
+//!
+//! A transaction's writes can be undone without a copy of anything:
+//! [`Collection::begin`] opens a journal of the `pending` entries each write
+//! replaces, and [`Collection::rollback`] puts them back.
 //!
 //! Values sit behind an `Arc`, so copying a path copies pointers, not entities.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use imbl::OrdMap;
@@ -39,50 +39,39 @@ pub struct Collection<K: Ord + Clone, V: Clone> {
     map: OrdMap<K, Entry<V>>,
     /// Keys changed since the last `commit`, with their current value (`None`:
     /// removed). Its keys are exactly the changed keys.
-    pending: OrdMap<K, Option<Arc<V>>>,
-    /// The latest writes, not yet in `pending`; at most one per key and
-    /// [`RECENT_MAX`] in all.
-    recent: Vec<(K, Option<Arc<V>>)>,
-    /// Number of live entries in `map` (the other layers are counted on
-    /// demand, so a write needs no lookup to keep a count).
+    pending: BTreeMap<K, Option<Arc<V>>>,
+    /// Number of live entries in `map` (`pending` is counted on demand, so a
+    /// write needs no lookup to keep a count).
     committed_len: u64,
     tree: FlatTree,
-    /// The rollback point of the open transaction, if one is open.
+    /// The undo records of the open transaction, if one is open.
     journal: Journal<K, V>,
 }
 
-/// What [`Collection::rollback`] needs. Empty (no allocation to copy) while
-/// no transaction is open.
+/// What [`Collection::rollback`] needs. Empty (nothing to copy) while no
+/// transaction is open.
 #[derive(Clone, Debug)]
 struct Journal<K, V> {
     open: bool,
-    /// `recent` as it was at [`Collection::begin`].
-    recent: Vec<(K, Option<Arc<V>>)>,
-    /// Each `pending` entry the transaction overwrote, with its previous
+    /// Each `pending` entry the transaction replaced, with its previous
     /// contents (`None`: the key was not pending), oldest first.
-    pending: Vec<(K, Option<Option<Arc<V>>>)>,
+    replaced: Vec<(K, Option<Option<Arc<V>>>)>,
 }
 
 impl<K, V> Default for Journal<K, V> {
     fn default() -> Self {
         Journal {
             open: false,
-            recent: Vec::new(),
-            pending: Vec::new(),
+            replaced: Vec::new(),
         }
     }
 }
-
-/// Bound on `recent`: lookups scan it, and a transaction rarely writes more
-/// entries of one collection than this.
-const RECENT_MAX: usize = 8;
 
 impl<K: Ord + Clone, V: Clone> Default for Collection<K, V> {
     fn default() -> Self {
         Collection {
             map: OrdMap::new(),
-            pending: OrdMap::new(),
-            recent: Vec::new(),
+            pending: BTreeMap::new(),
             committed_len: 0,
             tree: FlatTree::new(),
             journal: Journal::default(),
@@ -104,12 +93,7 @@ where
                 .iter()
                 .map(|(k, e)| (k.clone(), e.clone()))
                 .collect(),
-            pending: self
-                .pending
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            recent: self.recent.clone(),
+            pending: self.pending.clone(),
             committed_len: self.committed_len,
             tree: self.tree.unshared(),
             journal: self.journal.clone(),
@@ -117,9 +101,6 @@ where
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        if let Some((_, recent)) = self.recent.iter().find(|(k, _)| k == key) {
-            return recent.as_deref();
-        }
         match self.pending.get(key) {
             Some(changed) => changed.as_deref(),
             None => self.map.get(key).and_then(|e| e.value.as_deref()),
@@ -143,72 +124,48 @@ where
     }
 
     fn write(&mut self, key: K, value: Option<Arc<V>>) {
-        if let Some((_, slot)) = self.recent.iter_mut().find(|(k, _)| *k == key) {
-            *slot = value;
-            return;
-        }
-        if self.recent.len() >= RECENT_MAX {
-            self.settle();
-        }
-        self.recent.push((key, value));
-    }
-
-    /// Moves the latest writes into the block's pending changes. Contents and
-    /// roots do not change; on a state no clone shares it costs no copying.
-    pub fn settle(&mut self) {
-        for (key, value) in self.recent.drain(..) {
+        if self.journal.open {
             let previous = self.pending.insert(key.clone(), value);
-            if self.journal.open {
-                self.journal.pending.push((key, previous));
-            }
+            self.journal.replaced.push((key, previous));
+        } else {
+            self.pending.insert(key, value);
         }
     }
 
     /// Opens a transaction: every write from now on can be undone by
-    /// [`Collection::rollback`] until [`Collection::end`]. O(`RECENT_MAX`).
+    /// [`Collection::rollback`] until [`Collection::end`].
     pub fn begin(&mut self) {
-        self.journal.recent.clone_from(&self.recent);
-        self.journal.pending.clear();
+        self.journal.replaced.clear();
         self.journal.open = true;
     }
 
     /// Closes the open transaction, keeping its writes.
     pub fn end(&mut self) {
-        self.journal.recent.clear();
-        self.journal.pending.clear();
+        self.journal.replaced.clear();
         self.journal.open = false;
     }
 
-    /// Closes the open transaction, undoing its writes: contents and layers
-    /// are exactly as they were at [`Collection::begin`]. Without an open
+    /// Closes the open transaction, undoing its writes: the contents are
+    /// exactly as they were at [`Collection::begin`]. Without an open
     /// transaction, does nothing.
     pub fn rollback(&mut self) {
         if !self.journal.open {
             return;
         }
-        for (key, previous) in self.journal.pending.drain(..).rev() {
+        for (key, previous) in self.journal.replaced.drain(..).rev() {
             match previous {
                 Some(value) => self.pending.insert(key, value),
                 None => self.pending.remove(&key),
             };
         }
-        std::mem::swap(&mut self.recent, &mut self.journal.recent);
         self.end();
     }
 
     /// Number of live entries: O(changed x log n) since the last commit.
     pub fn len(&self) -> u64 {
         let was_live = |k: &K| self.map.get(k).is_some_and(|e| e.value.is_some());
-        let in_recent = |k: &K| self.recent.iter().any(|(r, _)| r == k);
-        // `recent` holds at most one write per key, and it overrides `pending`.
-        let newest = self
-            .pending
-            .iter()
-            .filter(|(k, _)| !in_recent(k))
-            .map(|(k, v)| (k, v.is_some()))
-            .chain(self.recent.iter().map(|(k, v)| (k, v.is_some())));
-        newest.fold(self.committed_len, |len, (k, live)| {
-            match (was_live(k), live) {
+        self.pending.iter().fold(self.committed_len, |len, (k, v)| {
+            match (was_live(k), v.is_some()) {
                 (false, true) => len.saturating_add(1),
                 (true, false) => len.saturating_sub(1),
                 _ => len,
@@ -221,8 +178,7 @@ where
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        let older = Merged::new(live(self.map.iter()), changes(self.pending.iter()));
-        Merged::new(older, self.recent_sorted(|_| true).into_iter())
+        Merged::new(live(self.map.iter()), changes(self.pending.iter()))
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
@@ -231,37 +187,15 @@ where
 
     pub fn range<R: core::ops::RangeBounds<K>>(&self, r: R) -> impl Iterator<Item = (&K, &V)> {
         let bounds = (r.start_bound().cloned(), r.end_bound().cloned());
-        let older = Merged::new(
-            live(self.map.range(bounds.clone())),
-            changes(self.pending.range(bounds.clone())),
-        );
         Merged::new(
-            older,
-            self.recent_sorted(|k| core::ops::RangeBounds::contains(&bounds, k))
-                .into_iter(),
+            live(self.map.range(bounds.clone())),
+            changes(self.pending.range(bounds)),
         )
-    }
-
-    /// The latest writes whose key passes `keep`, in key order.
-    fn recent_sorted(&self, keep: impl Fn(&K) -> bool) -> Vec<(&K, Option<&V>)> {
-        let mut out: Vec<(&K, Option<&V>)> = self
-            .recent
-            .iter()
-            .filter(|(k, _)| keep(k))
-            .map(|(k, v)| (k, v.as_deref()))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(b.0));
-        out
     }
 
     /// Number of keys changed since the last commit.
     pub fn dirty_len(&self) -> u64 {
-        let only_recent = self
-            .recent
-            .iter()
-            .filter(|(k, _)| !self.pending.contains_key(k))
-            .count();
-        (self.pending.len() + only_recent) as u64
+        self.pending.len() as u64
     }
 
     /// Folds the changed keys into the tree: O(changed x log n). New keys take
@@ -270,7 +204,6 @@ where
     pub fn commit(&mut self) {
         // The tree and `map` keep no undo records: nothing is open past here.
         self.end();
-        self.settle();
         if self.pending.is_empty() {
             return;
         }
@@ -432,12 +365,10 @@ mod tests {
     enum Op {
         Insert(u16, u64),
         Remove(u16),
-        Settle,
         Commit,
         /// Writes on a clone that is then dropped: the original must not change.
         Discarded(u16, u64),
         /// A transaction's writes (`None`: remove), then kept or rolled back.
-        /// Up to 24 writes, so `recent` spills into `pending` mid-transaction.
         Tx(Vec<(u16, Option<u64>)>, bool),
     }
 
@@ -445,7 +376,6 @@ mod tests {
         prop_oneof![
             8 => (0u16..64, any::<u64>()).prop_map(|(k, v)| Op::Insert(k, v)),
             3 => (0u16..64).prop_map(Op::Remove),
-            1 => Just(Op::Settle),
             1 => Just(Op::Commit),
             1 => (0u16..64, any::<u64>()).prop_map(|(k, v)| Op::Discarded(k, v)),
             3 => (
@@ -478,9 +408,9 @@ mod tests {
     }
 
     proptest! {
-        /// Every layering of the writes (recent, pending, committed) reads the
-        /// same, a rolled-back transaction leaves every layer as it was, and
-        /// the committed root is the root of a full rebuild.
+        /// Both layers of the writes (pending, committed) read like one map, a
+        /// rolled-back transaction leaves `pending` as it was, and the
+        /// committed root is the root of a full rebuild.
         #[test]
         fn layers_read_like_one_map(ops in prop::collection::vec(op(), 1..300)) {
             let mut c: Collection<u16, u64> = Collection::default();
@@ -492,7 +422,6 @@ mod tests {
                         model.insert(k, v);
                     }
                     Op::Remove(k) => prop_assert_eq!(c.remove(&k), model.remove(&k)),
-                    Op::Settle => c.settle(),
                     Op::Commit => {
                         c.commit();
                         prop_assert_eq!(c.dirty_len(), 0);
@@ -504,7 +433,7 @@ mod tests {
                         copy.remove(&k.wrapping_add(1));
                     }
                     Op::Tx(writes, keep) => {
-                        let (recent, pending) = (c.recent.clone(), c.pending.clone());
+                        let pending = c.pending.clone();
                         c.begin();
                         let mut after = model.clone();
                         for (k, v) in writes {
@@ -522,7 +451,6 @@ mod tests {
                         } else {
                             c.rollback();
                             // Not only the same contents: the same layers.
-                            prop_assert_eq!(&c.recent, &recent);
                             prop_assert_eq!(&c.pending, &pending);
                         }
                     }

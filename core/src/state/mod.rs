@@ -40,7 +40,7 @@ pub struct Globals {
     /// Next sequence number of the pending queue.
     pub queue_seq: u64,
     /// Measurements of TEE software stacks disproven by a fraud proof, sorted.
-    /// Shared (`Arc`) so that the per-transaction copy of the state stays O(1).
+    /// Shared (`Arc`) so that a copy of the state (`apply_block` takes one per block) stays O(1).
     pub revoked_measurements: Arc<Vec<Hash>>,
     /// Results roots of the blocks since the last anchor, oldest first.
     pub unanchored_results_roots: Arc<Vec<Hash>>,
@@ -56,7 +56,7 @@ pub struct Tip {
 
 #[derive(Clone, Debug)]
 pub struct State {
-    /// Shared so that the per-transaction copy of the state allocates nothing.
+    /// Shared so that a copy of the state allocates nothing.
     pub(crate) chain_id: Arc<str>,
     pub(crate) config: Arc<Config>,
     pub(crate) governance: Option<Address>,
