@@ -108,7 +108,7 @@ fn apply_in_place_observed(
     let mut receipts = Vec::with_capacity(verified.len());
     for (hash, v) in hashes.into_iter().zip(verified) {
         let receipt = match v {
-            Ok(tx) => apply_tx(next, &block.header, &tx),
+            Ok(tx) => apply_tx(next, &block.header, tx),
             Err(e) => Receipt {
                 tx: hash,
                 status: TxStatus::Rejected(CheckError::Auth(e)),
@@ -122,14 +122,15 @@ fn apply_in_place_observed(
     }
     let (end_events, results_root, anchor) = end_block(next, &block.header);
     observe(next, None);
+    let block_id = block.header.id();
     next.tip = crate::state::Tip {
         height: block.header.height,
-        block_id: block.header.id(),
+        block_id,
         time_ms: block.header.time_ms,
     };
     Ok(BlockOutcome {
         height: block.header.height,
-        block_id: block.header.id(),
+        block_id,
         receipts,
         end_events,
         state_root: next.state_root,
@@ -199,8 +200,8 @@ fn chargeable(state: &State, tx: &VerifiedTx) -> Result<crate::accounts::Account
 }
 
 /// Charges fee and nonce, then runs the action, undone if it fails.
-fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
-    let mut acct = match chargeable(state, tx) {
+fn apply_tx(state: &mut State, header: &Header, tx: VerifiedTx) -> Receipt {
+    let mut acct = match chargeable(state, &tx) {
         Ok(acct) => acct,
         Err(e) => {
             return Receipt {
@@ -229,7 +230,7 @@ fn apply_tx(state: &mut State, header: &Header, tx: &VerifiedTx) -> Receipt {
         nonce: tx.body.nonce,
         events: vec![fee_event.clone()],
     };
-    match dispatch(&mut ctx, tx.body.action.clone()) {
+    match dispatch(&mut ctx, tx.body.action) {
         Ok(()) => {
             let events = std::mem::take(&mut ctx.events);
             state.commit_tx();

@@ -278,10 +278,19 @@ where
 }
 
 /// Reused buffers for the canonical bytes of a key and a value.
-#[derive(Default)]
 struct Bytes {
     key: Vec<u8>,
     value: Vec<u8>,
+}
+
+impl Default for Bytes {
+    /// Sized for most entities, so a commit rarely grows them.
+    fn default() -> Self {
+        Bytes {
+            key: Vec::with_capacity(64),
+            value: Vec::with_capacity(1024),
+        }
+    }
 }
 
 impl Bytes {
