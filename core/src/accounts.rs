@@ -28,26 +28,28 @@ impl State {
     }
 
     pub(crate) fn debit(&mut self, who: &Address, amount: Amount) -> Result<(), TxError> {
-        let mut acct = self.account(who);
-        acct.balance = acct
-            .balance
-            .checked_sub(amount)
-            .ok_or(TxError::InsufficientBalance {
-                need: amount,
-                have: acct.balance,
-            })?;
-        self.accounts.insert(*who, acct);
-        Ok(())
+        self.accounts.update(*who, |acct| {
+            let mut acct = acct.cloned().unwrap_or_default();
+            acct.balance =
+                acct.balance
+                    .checked_sub(amount)
+                    .ok_or(TxError::InsufficientBalance {
+                        need: amount,
+                        have: acct.balance,
+                    })?;
+            Ok(acct)
+        })
     }
 
     pub(crate) fn credit(&mut self, who: &Address, amount: Amount) -> Result<(), TxError> {
         if amount == 0 {
             return Ok(());
         }
-        let mut acct = self.account(who);
-        acct.balance = acct.balance.checked_add(amount).ok_or(TxError::Overflow)?;
-        self.accounts.insert(*who, acct);
-        Ok(())
+        self.accounts.update(*who, |acct| {
+            let mut acct = acct.cloned().unwrap_or_default();
+            acct.balance = acct.balance.checked_add(amount).ok_or(TxError::Overflow)?;
+            Ok(acct)
+        })
     }
 
     /// Destroys value that has already left every holder (a slash). The only sink.
