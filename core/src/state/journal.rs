@@ -10,8 +10,8 @@
 //! - the pending queue and the timers: the inverse of every change, replayed
 //!   backwards (they change only through `enqueue`, `dequeue` and `set_timer`).
 //!
-//! Tip, roots, config and chain id change only at block end, outside any
-//! transaction.
+//! Tip and roots change only at block end, outside any transaction; config,
+//! chain id, governance and genesis hash never change after genesis.
 
 use super::{Globals, State};
 use crate::types::TaskId;

@@ -1,5 +1,5 @@
-//! The whole chain state: persistent collections (O(1) clone) plus a few
-//! global counters. Every consensus value lives here and nowhere else.
+//! The whole chain state: persistent collections (O(1) to copy between
+//! blocks) plus a few global counters. Every consensus value lives here and nowhere else.
 
 pub mod collection;
 mod journal;
@@ -40,7 +40,8 @@ pub struct Globals {
     /// Next sequence number of the pending queue.
     pub queue_seq: u64,
     /// Measurements of TEE software stacks disproven by a fraud proof, sorted.
-    /// Shared (`Arc`) so that a copy of the state (`apply_block` takes one per block) stays O(1).
+    /// Shared (`Arc`) so that copying the counters stays cheap: every
+    /// transaction's rollback point copies them, and `apply_block` copies the state.
     pub revoked_measurements: Arc<Vec<Hash>>,
     /// Results roots of the blocks since the last anchor, oldest first.
     pub unanchored_results_roots: Arc<Vec<Hash>>,
@@ -107,8 +108,9 @@ impl State {
 
     /// A copy of the state that shares no map node or tree page with `self`.
     ///
-    /// A clone is O(1) because it shares everything, and the first write to a
-    /// shared node copies it. A node that keeps only the newest state applies
+    /// A clone between blocks is O(1) because it shares everything (within a
+    /// block it also copies each collection's map of the block's changes),
+    /// and the first write to a shared node copies it. A node that keeps only the newest state applies
     /// blocks in place ([`crate::apply_block_in_place`]) on a state nothing
     /// shares, which copies nothing; this builds such a state from one that is
     /// shared (benchmarks of in-place application need one per run). O(n).
